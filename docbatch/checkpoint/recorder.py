@@ -1,0 +1,54 @@
+"""The ledger's single writer in the coordinator: events are batched and applied off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from docbatch.checkpoint.base import Ledger, LedgerEvent
+
+
+class LedgerRecorder:
+    """Collects events and applies them in batches, at most ``interval_s`` apart.
+
+    One transaction per batch instead of one per state change keeps the ledger off the hot path; a
+    crash loses at most the last unapplied batch, whose documents are simply processed again.
+    """
+
+    def __init__(self, ledger: Ledger, *, interval_s: float = 0.25, max_batch: int = 1000) -> None:
+        self._ledger = ledger
+        self._interval_s = interval_s
+        self._max_batch = max_batch
+        self._pending: list[LedgerEvent] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="ledger-recorder")
+
+    def record(self, event: LedgerEvent) -> None:
+        self._pending.append(event)
+        if len(self._pending) >= self._max_batch:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            await asyncio.to_thread(self._ledger.apply, batch)
+
+    async def _loop(self) -> None:
+        while not self._closing:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    async def close(self) -> None:
+        """Apply everything still pending; shielded so that a cancelled run still records its end."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        await asyncio.shield(self.flush())

@@ -1,0 +1,196 @@
+"""The SQLite ledger: WAL so that `docbatch status` can read while a run writes, a busy timeout,
+explicit transactions that roll back on error, and a schema version checked at open."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import astuple
+from pathlib import Path
+from types import TracebackType
+
+from docbatch.checkpoint.base import LedgerEvent, RunRecord
+from docbatch.errors import LedgerError
+from docbatch.models import JobState
+
+SCHEMA_VERSION = 1
+LEDGER_FILE = "ledger.sqlite"
+
+_SCHEMA = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    parent_run_id TEXT,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    command TEXT,
+    config TEXT,
+    output_dir TEXT,
+    executor TEXT,
+    report_path TEXT,
+    exit_code INTEGER,
+    counts TEXT
+);
+CREATE TABLE documents (
+    source_id TEXT PRIMARY KEY,
+    path TEXT,
+    size INTEGER,
+    mtime_ns INTEGER,
+    priority INTEGER,
+    sha256 TEXT,
+    kind TEXT,
+    state TEXT NOT NULL,
+    recipe_hash TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_run_id TEXT,
+    error_kind TEXT,
+    message TEXT,
+    output_path TEXT,
+    updated_at REAL
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at REAL NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    error_kind TEXT,
+    message TEXT,
+    duration_s REAL,
+    details TEXT
+);
+CREATE INDEX events_by_run ON events (run_id, state);
+CREATE INDEX documents_by_state ON documents (state);
+"""
+
+_INSERT_EVENT = """
+INSERT INTO events (run_id, source_id, state, attempt, at, pid, host, error_kind, message, duration_s, details)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# A document row is created when a run first touches it; later events update only what they know.
+_UPSERT_DOCUMENT = """
+INSERT INTO documents (source_id, path, size, mtime_ns, priority, sha256, kind, state, recipe_hash,
+                       attempts, last_run_id, error_kind, message, output_path, updated_at)
+VALUES (:source_id, :path, :size, :mtime_ns, :priority, :sha256, :kind, :state, :recipe_hash,
+        :started, :run_id, :error_kind, :message, :output_path, :at)
+ON CONFLICT (source_id) DO UPDATE SET
+    path = coalesce(excluded.path, path),
+    size = coalesce(excluded.size, size),
+    mtime_ns = coalesce(excluded.mtime_ns, mtime_ns),
+    priority = coalesce(excluded.priority, priority),
+    sha256 = coalesce(excluded.sha256, sha256),
+    kind = coalesce(excluded.kind, kind),
+    state = excluded.state,
+    recipe_hash = CASE WHEN excluded.state = 'succeeded' THEN excluded.recipe_hash ELSE recipe_hash END,
+    attempts = attempts + excluded.attempts,
+    last_run_id = excluded.last_run_id,
+    error_kind = excluded.error_kind,
+    message = excluded.message,
+    output_path = coalesce(excluded.output_path, output_path),
+    updated_at = excluded.updated_at
+"""
+
+
+class SqliteLedger:
+    """One connection used by one writer at a time (the recorder serialises calls)."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, state_dir: Path) -> SqliteLedger:
+        """Open (creating if needed) the ledger in ``state_dir``; raise LedgerError if unusable."""
+        path = state_dir / LEDGER_FILE
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False because
+            # batches are applied from worker threads, one at a time under self._lock.
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                connection.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            elif version != SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}"
+                )
+        except sqlite3.DatabaseError as error:
+            raise LedgerError(f"{path}: cannot open the ledger: {error}") from error
+        return cls(connection, path)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._connection, self._lock)
+
+    def begin_run(self, run: RunRecord) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, started_at, pid, host, command, config, output_dir, executor, "
+                "parent_run_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+                (run.run_id, run.started_at, run.pid, run.host, run.command, run.config_json,
+                 run.output_dir, run.executor, run.parent_run_id),
+            )
+
+    def apply(self, events: list[LedgerEvent]) -> None:
+        if not events:
+            return
+        with self._transaction() as db:
+            db.executemany(_INSERT_EVENT, [
+                (e.run_id, e.source_id, e.state.value, e.attempt, e.at, e.pid, e.host, e.error_kind,
+                 e.message, e.duration_s, e.details)
+                for e in events
+            ])
+            db.executemany(_UPSERT_DOCUMENT, [_document_row(e) for e in events])
+
+    def finish_run(self, run_id: str, *, status: str, finished_at: float, exit_code: int,
+                   report_path: str | None, counts_json: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, report_path = ?, counts = ? "
+                "WHERE run_id = ?",
+                (status, finished_at, exit_code, report_path, counts_json, run_id),
+            )
+
+    def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """Read-only helper for status views and tests."""
+        with self._lock:
+            return list(self._connection.execute(sql, parameters))
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+def _document_row(event: LedgerEvent) -> dict[str, object]:
+    row = dict(zip(LedgerEvent.__slots__, astuple(event), strict=True))
+    row["state"] = event.state.value
+    row["started"] = 1 if event.state is JobState.RUNNING else 0
+    return row
+
+
+class _Transaction:
+    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._connection = connection
+        self._lock = lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        self._connection.execute("BEGIN IMMEDIATE")
+        return self._connection
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:
+            self._connection.execute("ROLLBACK" if kind is not None else "COMMIT")
+        finally:
+            self._lock.release()

@@ -1,0 +1,46 @@
+"""The root typer app and the CLI edge: DocbatchError becomes one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from docbatch import __version__
+from docbatch.cli import processors_cmd, run_cmd
+from docbatch.errors import DocbatchError, ExitCode
+
+app = typer.Typer(
+    name="docbatch",
+    help="Batch text and metadata extraction for folders of documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("run")(run_cmd.run)
+app.command("processors")(processors_cmd.processors)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"docbatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Batch text and metadata extraction for folders of documents."""
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except DocbatchError as error:
+        print(f"docbatch: error: {error}", file=sys.stderr)
+        sys.exit(int(error.exit_code))
+    except KeyboardInterrupt:
+        print("docbatch: interrupted", file=sys.stderr)
+        sys.exit(int(ExitCode.CANCELLED))

@@ -1,0 +1,123 @@
+"""Run configuration: pydantic models whose descriptions double as CLI help, and unit parsing.
+
+Precedence: CLI flags > environment (DOCBATCH_*) > defaults. Per-run mutable state never lives here.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from docbatch.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "kib": 1024,
+    "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+    "g": 1000**3, "gb": 1000**3, "gib": 1024**3,
+    "t": 1000**4, "tb": 1000**4, "tib": 1024**4,
+}  # fmt: skip
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from '90', '90s', '5m', '2h', '1d' or '250ms'; raises ConfigError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"invalid duration {text!r}: use a number with an optional unit, e.g. 90s, 5m, 2h")
+    number, unit = match.groups()
+    seconds = float(number) * _DURATION_UNITS[(unit or "s").lower()]
+    if seconds <= 0:
+        raise ConfigError(f"invalid duration {text!r}: it must be greater than zero")
+    return seconds
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '512MB', '2GiB', '100k' or a plain number; raises ConfigError otherwise."""
+    match = _SIZE.match(text)
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ConfigError(f"invalid size {text!r}: use a number with an optional unit, e.g. 512MB, 2GiB")
+    number, unit = match.groups()
+    return int(float(number) * _SIZE_UNITS[unit.lower()])
+
+
+def default_concurrency() -> int:
+    """The CPUs this process may run on (respects taskset and cgroup affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OutputFormat(enum.StrEnum):
+    """Shape of the per-document output."""
+
+    JSON = "json"
+    MD = "md"
+    TXT = "txt"
+    JSONL = "jsonl"
+
+
+class SourceConfig(BaseModel):
+    """What to process and what to leave out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    paths: list[Path] = Field(default_factory=list, description="Files or folders, walked recursively.")
+    manifests: list[Path] = Field(default_factory=list, description="Plain-list, CSV or JSONL manifests.")
+    include: list[str] = Field(default_factory=list, description="Only files matching one of these globs.")
+    exclude: list[str] = Field(default_factory=list, description="Leave out files matching these globs.")
+
+    @field_validator("paths", "manifests")
+    @classmethod
+    def _must_exist(cls, paths: list[Path]) -> list[Path]:
+        missing = [str(path) for path in paths if not os.path.lexists(path)]
+        if missing:
+            raise ValueError(f"no such file or folder: {', '.join(missing)}")
+        return paths
+
+
+class PoolConfig(BaseModel):
+    """How many jobs run at once and how long one may take."""
+
+    model_config = ConfigDict(frozen=True)
+
+    concurrency: int = Field(default_factory=default_concurrency, ge=1, le=512, description="Parallel jobs.")
+    timeout_s: float = Field(default=120.0, gt=0, description="Seconds one document may take before its worker is killed.")
+    max_jobs_per_worker: int = Field(default=500, ge=0, description="Recycle a worker after this many jobs (0: never).")
+    queue_size: int = Field(default=1024, ge=1, description="Documents discovered ahead of the workers.")
+
+
+class OutputConfig(BaseModel):
+    """Where and how outputs are written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    root: Path = Field(default=Path("docbatch-out"), description="Output folder; the report goes at its top.")
+    format: OutputFormat = OutputFormat.JSON
+
+
+class RunConfig(BaseModel):
+    """Everything one `docbatch run` needs, validated before the first document is touched."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sources: SourceConfig
+    pool: PoolConfig = Field(default_factory=PoolConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    state_dir: Path = Field(default=Path(".docbatch"), description="Folder holding the ledger.")
+    max_file_size_bytes: int | None = Field(default=None, gt=0, description="Documents larger than this fail as too_large.")
+    processor_override: str | None = Field(
+        default=None, description="module:function used for every document instead of the built-in processors."
+    )
+    command: list[str] = Field(default_factory=list, description="The command line, recorded in the report.")
+
+    def recipe_options(self) -> dict[str, str | int | None]:
+        """Options that change what a document's output holds (part of the recipe hash)."""
+        return {"format": self.output.format.value, "processor_override": self.processor_override}

@@ -1,0 +1,125 @@
+"""Live state of one run: what the progress view polls and what the report is built from.
+
+The runner is its only writer and it lives in the event loop, so no locking is needed; views read
+it from the same loop.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from docbatch.models import Document, JobRecord, JobState, Skip
+from docbatch.report.model import Failure, SkipEntry, SlowDocument, TypeCounts
+
+MAX_SKIPS_LISTED = 1000
+MAX_SLOWEST = 10
+
+
+@dataclass
+class ActiveJob:
+    source_id: str
+    size: int
+    started_at: float
+
+
+@dataclass
+class RunProgress:
+    """Counters, active jobs and per-run accumulations for one run."""
+
+    started_at: float = field(default_factory=time.time)
+    discovery_done: bool = False
+    discovered: int = 0
+    discovered_bytes: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+    bytes_done: int = 0
+    pages_done: int = 0
+    active: dict[str, ActiveJob] = field(default_factory=dict)
+    recent_failures: deque[Failure] = field(default_factory=lambda: deque(maxlen=5))
+    failures: list[Failure] = field(default_factory=list)
+    skips: list[SkipEntry] = field(default_factory=list)
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    by_type: dict[str, TypeCounts] = field(default_factory=dict)
+    durations: array[float] = field(default_factory=lambda: array("d"))
+    stage_times: dict[str, array[float]] = field(default_factory=dict)
+    slowest: list[SlowDocument] = field(default_factory=list)
+    peak_worker_rss_bytes: int = 0
+
+    @property
+    def finished(self) -> int:
+        return sum(self.states.values())
+
+    def on_discovered(self, document: Document) -> None:
+        self.discovered += 1
+        self.discovered_bytes += document.size
+
+    def on_skipped(self, skip: Skip) -> None:
+        self.discovered += 1
+        self._skip(skip.source_id, skip.reason)
+
+    def _skip(self, source_id: str, reason: str) -> None:
+        self.states[JobState.SKIPPED.value] += 1
+        # Reasons are counted by their general form so that the summary stays short.
+        self.skip_reasons[reason.split(":")[0]] += 1
+        if len(self.skips) < MAX_SKIPS_LISTED:
+            self.skips.append(SkipEntry(source_id=source_id, reason=reason))
+
+    def on_started(self, document: Document) -> None:
+        self.active[document.source_id] = ActiveJob(document.source_id, document.size, time.monotonic())
+
+    def on_finished(self, record: JobRecord) -> None:
+        document, result = record.document, record.result
+        self.active.pop(document.source_id, None)
+        if result.peak_rss_bytes:
+            self.peak_worker_rss_bytes = max(self.peak_worker_rss_bytes, result.peak_rss_bytes)
+        if result.state is JobState.SKIPPED:
+            self._skip(document.source_id, f"unsupported: {result.message}")
+            self._count_type(result.kind or document.extension or "unknown", "skipped", document.size, 0)
+            return
+        self.states[result.state.value] += 1
+        self.bytes_done += document.size
+        self.durations.append(record.duration_s)
+        for stage, seconds in result.times.model_dump().items():
+            self.stage_times.setdefault(stage.removesuffix("_s"), array("d")).append(seconds)
+        self._track_slowest(record)
+        if result.state is JobState.SUCCEEDED:
+            pages = len(result.extraction.pages) if result.extraction else 0
+            self.pages_done += pages
+            self._count_type(result.kind or "unknown", "succeeded", document.size, pages)
+            return
+        kind = result.error_kind.value if result.error_kind else "internal"
+        self.error_kinds[kind] += 1
+        self._count_type(result.kind or document.extension or "unknown", "failed", document.size, 0)
+        failure = Failure(
+            source_id=document.source_id,
+            path=str(document.path),
+            state=result.state.value,
+            error_kind=kind,
+            message=result.message or "",
+            attempts=record.attempt,
+        )
+        self.failures.append(failure)
+        self.recent_failures.append(failure)
+
+    def _count_type(self, kind: str, outcome: str, size: int, pages: int) -> None:
+        counts = self.by_type.setdefault(kind, TypeCounts())
+        setattr(counts, outcome, getattr(counts, outcome) + 1)
+        counts.bytes += size
+        counts.pages += pages
+
+    def _track_slowest(self, record: JobRecord) -> None:
+        if len(self.slowest) >= MAX_SLOWEST and record.duration_s <= self.slowest[-1].duration_s:
+            return
+        self.slowest.append(
+            SlowDocument(
+                source_id=record.document.source_id,
+                duration_s=round(record.duration_s, 6),
+                size=record.document.size,
+                kind=record.result.kind,
+            )
+        )
+        self.slowest.sort(key=lambda slow: slow.duration_s, reverse=True)
+        del self.slowest[MAX_SLOWEST:]

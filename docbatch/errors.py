@@ -1,0 +1,83 @@
+"""One exception tree for docbatch and the exit codes the CLI turns it into.
+
+Everything docbatch raises on purpose derives from :class:`DocbatchError`. The CLI edge catches it,
+prints one line and exits with its :class:`ExitCode`; anything else is a bug and shows a traceback.
+Per-document problems derive from :class:`DocumentError` and carry an :class:`~docbatch.models.ErrorKind`;
+they never stop a run, they become a failed job.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from docbatch.models import ErrorKind
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes; pinned by tests because cron jobs and scripts branch on them."""
+
+    OK = 0  # every document succeeded or was skipped
+    DOCUMENTS_FAILED = 1  # the run finished, some documents failed
+    USAGE = 2  # bad flags, missing paths, invalid configuration
+    LOCKED = 3  # another run holds the state folder's lock
+    INTERRUPTED = 4  # stopped early (signal, budget) and resumable
+    CANCELLED = 130  # a second Ctrl-C
+
+
+class DocbatchError(Exception):
+    """Root of every error docbatch raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+
+class ConfigError(DocbatchError):
+    """Raised before the batch starts when flags, paths or settings cannot work."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LedgerError(DocbatchError):
+    """Raised when the state folder's ledger cannot be opened or has an unknown schema."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DocumentError(DocbatchError):
+    """Raised by a processor when one document cannot be extracted; fails that document only."""
+
+    kind: ErrorKind = ErrorKind.CORRUPT
+
+    def __init__(self, message: str, *, kind: ErrorKind | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+
+
+class CorruptDocument(DocumentError):
+    """Raised when a document's bytes do not parse as the format it claims to be."""
+
+    kind = ErrorKind.CORRUPT
+
+
+class EncryptedDocument(DocumentError):
+    """Raised when a document needs a password to be read."""
+
+    kind = ErrorKind.ENCRYPTED
+
+
+class UnsupportedDocument(DocumentError):
+    """Raised when no processor handles the document's type; the document is skipped, not failed."""
+
+    kind = ErrorKind.UNSUPPORTED
+
+
+class EmptyDocument(DocumentError):
+    """Raised when a document holds nothing to extract (for example an e-mail with no headers or body)."""
+
+    kind = ErrorKind.EMPTY
+
+
+class DocumentTooLarge(DocumentError):
+    """Raised when a document is larger than the configured maximum file size."""
+
+    kind = ErrorKind.TOO_LARGE

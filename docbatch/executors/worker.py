@@ -1,0 +1,112 @@
+"""What runs inside a worker process: read, detect, extract, and report the outcome as a JobResult.
+
+Everything here must be importable by a freshly spawned interpreter and must never raise: every
+problem with a document becomes a JobResult with an ErrorKind, so one document cannot break a worker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+
+from docbatch.errors import DocumentError, UnsupportedDocument
+from docbatch.models import ErrorKind, JobResult, JobSpec, JobState, StageTimes
+from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.registry import default_registry, load_custom_processor
+from docbatch.processors.sniff import HEAD_BYTES, detect
+
+_KEEP_IN_MEMORY_BYTES = 64 * 1024 * 1024
+_PR_SET_PDEATHSIG = 1
+
+
+def init_worker() -> None:
+    """Worker start-up: die with the coordinator, and leave Ctrl-C to the coordinator.
+
+    The parent-death signal makes the kernel kill this worker when the coordinator dies, even by
+    SIGKILL, so a crashed run never leaves workers behind. Its own process group keeps a terminal's
+    Ctrl-C from reaching workers directly: the coordinator decides how jobs in flight end.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # The coordinator may have died between fork and prctl; then our parent is already init.
+        if os.getppid() == 1:
+            os._exit(1)
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _read(path: Path, size: int) -> tuple[bytes, bytes | None, str]:
+    """Return (head, whole content when small enough to keep, sha256) in one pass over the file."""
+    digest = hashlib.sha256()
+    chunks: list[bytes] = []
+    keep = size <= _KEEP_IN_MEMORY_BYTES
+    head = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            if not head:
+                head = chunk[:HEAD_BYTES]
+            digest.update(chunk)
+            if keep:
+                chunks.append(chunk)
+    return head, (b"".join(chunks) if keep else None), digest.hexdigest()
+
+
+def run_job(spec: JobSpec) -> JobResult:
+    """Process one document; every failure is reported in the result, never raised."""
+    result = JobResult(source_id=spec.source_id, state=JobState.RUNNING, pid=os.getpid())
+    times = StageTimes()
+    started = time.perf_counter()
+    try:
+        path = Path(spec.path)
+        head, data, result.sha256 = _read(path, spec.size)
+        times.read_s = time.perf_counter() - started
+        mark = time.perf_counter()
+        processor: Processor
+        if spec.processor_override:
+            processor = load_custom_processor(spec.processor_override)
+            kind = processor.kinds[0]
+        else:
+            detection = detect(path, path.suffix.lower().lstrip("."), head)
+            kind = detection.kind
+            found = default_registry().for_kind(kind)
+            if found is None:
+                raise UnsupportedDocument(f"no processor for type {kind}")
+            processor = found
+        result.kind, result.processor, result.processor_version = kind, processor.name, processor.version()
+        times.detect_s = time.perf_counter() - mark
+        mark = time.perf_counter()
+        source = SourceFile(path=path, size=spec.size, head=head, options=dict(spec.options), _data=data)
+        extraction = processor.extract(source, kind)
+        if not spec.processor_override and detection.warning:
+            extraction.warnings.insert(0, detection.warning)
+        times.extract_s = time.perf_counter() - mark
+        result.extraction = extraction
+        result.state = JobState.SUCCEEDED
+    except UnsupportedDocument as error:
+        result.state, result.error_kind, result.message = JobState.SKIPPED, error.kind, str(error)
+    except DocumentError as error:
+        result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
+    except MemoryError:
+        result.state, result.error_kind, result.message = JobState.FAILED, ErrorKind.MEMORY, "out of memory"
+    except OSError as error:
+        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
+        result.message = f"{type(error).__name__}: {error.strerror or error}"
+    except RecursionError:
+        result.state, result.error_kind, result.message = JobState.DEAD, ErrorKind.CORRUPT, "structure nested too deeply"
+    except Exception as error:  # a parser library rejecting the bytes: the document is the problem
+        result.state, result.error_kind = JobState.DEAD, ErrorKind.CORRUPT
+        result.message = f"{type(error).__name__}: {error}".strip()[:2000]
+    result.times = times
+    result.peak_rss_bytes = _peak_rss_bytes()
+    return result

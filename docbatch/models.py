@@ -1,0 +1,168 @@
+"""Typed records passed between the stages of a run: discovery, pool, executor, writer, ledger, report."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+
+class ErrorKind(enum.StrEnum):
+    """Why a document failed. Permanent kinds go straight to dead; the others may be retried."""
+
+    CORRUPT = "corrupt"
+    ENCRYPTED = "encrypted"
+    UNSUPPORTED = "unsupported"
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    CRASH = "crash"
+    IO = "io"
+    INTERNAL = "internal"
+
+    @property
+    def is_permanent(self) -> bool:
+        """True when trying again cannot help: the document itself is the problem."""
+        return self in _PERMANENT_KINDS
+
+
+_PERMANENT_KINDS = frozenset(
+    {ErrorKind.CORRUPT, ErrorKind.ENCRYPTED, ErrorKind.UNSUPPORTED, ErrorKind.EMPTY, ErrorKind.TOO_LARGE}
+)
+
+
+class JobState(enum.StrEnum):
+    """A document's state in the ledger (see ARCHITECTURE.md, "The ledger")."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # a retryable error; may be tried again
+    DEAD = "dead"  # a permanent error, or attempts used up
+    SKIPPED = "skipped"  # never processed, with a reason
+    CANCELLED = "cancelled"  # interrupted; resumable
+
+
+class Priority(enum.IntEnum):
+    """Scheduling level; a larger value starts first."""
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    CRITICAL = 3
+
+
+class Document(BaseModel):
+    """One input file found by discovery, before any of its bytes are read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source_id: str = Field(description="Identity in the ledger: path relative to its root, or the manifest id.")
+    path: Path
+    size: int
+    mtime_ns: int
+    priority: Priority = Priority.NORMAL
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @property
+    def extension(self) -> str:
+        """Lower-case extension without the dot ('' when there is none)."""
+        return self.path.suffix.lower().lstrip(".")
+
+
+class Skip(BaseModel):
+    """A file discovery found but will not process, with the reason recorded in the ledger."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source_id: str
+    path: Path
+    reason: str
+
+
+class Page(BaseModel):
+    """Text of one page, slide, sheet or chapter; numbered from 1."""
+
+    number: int
+    text: str
+    label: str | None = None
+
+
+class Extraction(BaseModel):
+    """What a processor returns for one document; the writer turns it into the output file."""
+
+    kind: str = Field(description="Detected document type, e.g. 'pdf' or 'docx'.")
+    title: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    pages: list[Page] = Field(default_factory=list)
+    text: str = ""
+    warnings: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_pages(
+        cls,
+        kind: str,
+        pages: list[Page],
+        *,
+        title: str | None = None,
+        metadata: dict[str, JsonValue] | None = None,
+        warnings: list[str] | None = None,
+    ) -> Extraction:
+        """Build an extraction whose full text is its pages joined by blank lines."""
+        text = "\n\n".join(page.text for page in pages if page.text)
+        return cls(
+            kind=kind, title=title, metadata=metadata or {}, pages=pages, text=text, warnings=warnings or []
+        )
+
+
+class StageTimes(BaseModel):
+    """Seconds spent in each stage of one job."""
+
+    read_s: float = 0.0
+    detect_s: float = 0.0
+    extract_s: float = 0.0
+    write_s: float = 0.0
+
+
+class JobSpec(BaseModel):
+    """Everything a worker needs to process one document; workers read the file themselves."""
+
+    source_id: str
+    path: str
+    size: int
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+    processor_override: str | None = None
+
+
+class JobResult(BaseModel):
+    """What came back from a worker for one job: an extraction, a skip reason or an error."""
+
+    source_id: str
+    state: JobState
+    kind: str | None = None
+    processor: str | None = None
+    processor_version: str | None = None
+    sha256: str | None = None
+    extraction: Extraction | None = None
+    error_kind: ErrorKind | None = None
+    message: str | None = None
+    pid: int | None = None
+    peak_rss_bytes: int | None = None
+    times: StageTimes = Field(default_factory=StageTimes)
+
+
+class JobRecord(BaseModel):
+    """A finished job as the runner sees it: the result plus where its output went and how long it took."""
+
+    document: Document
+    result: JobResult
+    attempt: int
+    started_at: float
+    finished_at: float
+    output_path: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.finished_at - self.started_at

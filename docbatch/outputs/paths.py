@@ -1,0 +1,38 @@
+"""Mapping a source id to its output file, proven to stay inside the output root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from docbatch.config import OutputFormat
+from docbatch.errors import DocumentError
+from docbatch.models import ErrorKind
+
+REPORT_NAME = "report.json"
+JSONL_STREAM_NAME = "documents.jsonl"
+_SUFFIX = {OutputFormat.JSON: ".json", OutputFormat.MD: ".md", OutputFormat.TXT: ".txt"}
+
+
+class UnsafeOutputPath(DocumentError):
+    """Raised when a source id would put its output outside the output root (e.g. '../x' in a manifest)."""
+
+    kind = ErrorKind.INTERNAL
+
+
+def output_path(root: Path, source_id: str, fmt: OutputFormat) -> Path:
+    """`a/report.pdf` -> `<root>/a/report.pdf.json`: the tree mirrored, the source extension kept."""
+    if fmt is OutputFormat.JSONL:
+        return root / JSONL_STREAM_NAME
+    parts = [part for part in PurePosixPath(source_id.replace("\\", "/")).parts if part not in ("", ".", "/")]
+    if not parts or ".." in parts or "\x00" in source_id:
+        raise UnsafeOutputPath(f"source id {source_id!r} cannot be mapped to a path inside the output folder")
+    candidate = root.joinpath(*parts[:-1], parts[-1] + _SUFFIX[fmt])
+    resolved_root = os.path.realpath(root)
+    resolved = os.path.realpath(candidate)
+    if os.path.commonpath([resolved_root, resolved]) != resolved_root or resolved in (
+        os.path.join(resolved_root, REPORT_NAME),
+        os.path.join(resolved_root, JSONL_STREAM_NAME),
+    ):
+        raise UnsafeOutputPath(f"output for {source_id!r} would land outside the output folder or on the report")
+    return candidate

@@ -1,0 +1,101 @@
+"""Rendering an extraction into the chosen output format, and writing it atomically.
+
+Outputs are deterministic: they hold only what the document and the options decide (no timings, no
+run ids), so a resumed run can be compared byte for byte with an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from docbatch.config import OutputFormat
+from docbatch.models import Document, JobResult
+from docbatch.serialization import dumps_compact, dumps_pretty
+
+DOCUMENT_SCHEMA = "docbatch.document/1"
+
+
+def document_payload(document: Document, result: JobResult) -> dict[str, Any]:
+    """The per-document JSON object (schema documented in README, "Output schema")."""
+    extraction = result.extraction
+    assert extraction is not None, "only succeeded jobs are written"
+    text = extraction.text
+    return {
+        "schema": DOCUMENT_SCHEMA,
+        "source": {
+            "id": document.source_id,
+            "path": _printable(str(document.path)),
+            "size": document.size,
+            "sha256": result.sha256,
+        },
+        "type": result.kind,
+        "processor": {"name": result.processor, "version": result.processor_version},
+        "title": extraction.title,
+        "metadata": extraction.metadata,
+        "pages": [page.model_dump(exclude_none=True) for page in extraction.pages],
+        "text": text,
+        "warnings": extraction.warnings,
+        "stats": {"pages": len(extraction.pages), "characters": len(text), "words": len(text.split())},
+    }
+
+
+def _printable(path: str) -> str:
+    # File names with undecodable bytes arrive as surrogate escapes, which JSON cannot carry.
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def render(document: Document, result: JobResult, fmt: OutputFormat) -> bytes:
+    payload = document_payload(document, result)
+    if fmt is OutputFormat.JSON:
+        return dumps_pretty(payload)
+    if fmt is OutputFormat.JSONL:
+        return dumps_compact(payload) + b"\n"
+    if fmt is OutputFormat.TXT:
+        return (payload["text"].rstrip("\n") + "\n").encode("utf-8")
+    return _markdown(payload).encode("utf-8")
+
+
+def _markdown(payload: dict[str, Any]) -> str:
+    lines = [f"# {payload['title'] or payload['source']['id']}", ""]
+    lines.append(f"- source: `{payload['source']['id']}` ({payload['source']['size']} bytes)")
+    lines.append(f"- type: {payload['type']} ({payload['processor']['version']})")
+    for warning in payload["warnings"]:
+        lines.append(f"- warning: {warning}")
+    lines.append("")
+    pages = payload["pages"]
+    if pages:
+        for page in pages:
+            label = f" — {page['label']}" if page.get("label") else ""
+            lines += [f"## Page {page['number']}{label}", "", page["text"].rstrip("\n"), ""]
+    else:
+        lines += [payload["text"].rstrip("\n"), ""]
+    return "\n".join(lines)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside the target, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".docbatch-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def append_line(path: Path, data: bytes) -> None:
+    """Append one whole line with a single write (O_APPEND keeps concurrent lines whole)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+

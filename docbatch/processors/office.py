@@ -1,0 +1,144 @@
+"""Word and PowerPoint documents through python-docx and python-pptx."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from pydantic import JsonValue
+
+from docbatch.models import Extraction, Page
+from docbatch.processors.base import Processor, SourceFile
+
+_CORE_FIELDS = (
+    "title", "subject", "author", "keywords", "category", "comments", "last_modified_by",
+    "created", "modified", "revision", "language",
+)  # fmt: skip
+
+
+def core_properties(props: Any) -> dict[str, JsonValue]:
+    """The OOXML core properties that are set, with dates as ISO 8601 strings."""
+    found: dict[str, JsonValue] = {}
+    for field in _CORE_FIELDS:
+        value = getattr(props, field, None)
+        if isinstance(value, datetime.datetime):
+            found[field] = value.isoformat()
+        elif isinstance(value, str) and value.strip():
+            found[field] = value.strip()
+        elif isinstance(value, int) and not isinstance(value, bool) and value:
+            found[field] = value
+    return found
+
+
+class DocxProcessor(Processor):
+    name = "docx"
+    kinds: ClassVar[tuple[str, ...]] = ("docx",)
+    library = "python-docx"
+    description = "paragraphs and tables in reading order, headers, footers, core properties"
+
+    def extract(self, source: SourceFile, kind: str) -> Extraction:
+        import docx
+
+        document = docx.Document(str(source.path))
+        blocks = list(_docx_blocks(document))
+        metadata = core_properties(document.core_properties)
+        headers = _header_footer_text(document)
+        if headers:
+            metadata["headers_footers"] = headers
+        metadata["paragraphs"] = len(document.paragraphs)
+        metadata["tables"] = len(document.tables)
+        title = metadata.get("title")
+        if not isinstance(title, str):
+            title = next((p.text.strip() for p in document.paragraphs if _is_title(p) and p.text.strip()), None)
+        return Extraction(kind="docx", title=title, metadata=metadata, text="\n".join(blocks))
+
+
+def _is_title(paragraph: Any) -> bool:
+    style = getattr(paragraph.style, "name", "") or ""
+    return style == "Title" or style.startswith("Heading 1")
+
+
+def _docx_blocks(document: Any) -> Iterator[str]:
+    from docx.table import Table
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            yield from _table_rows(block)
+        else:
+            yield block.text
+
+
+def _table_rows(table: Any) -> Iterator[str]:
+    for row in table.rows:
+        cells: list[str] = []
+        previous = None
+        for cell in row.cells:
+            # A merged cell is returned once per grid column it spans; print it once.
+            if previous is not None and cell._tc is previous:
+                continue
+            previous = cell._tc
+            cells.append(" ".join(cell.text.split()))
+        yield " | ".join(cells)
+
+
+def _header_footer_text(document: Any) -> list[str]:
+    seen: list[str] = []
+    for section in document.sections:
+        for part in (section.header, section.footer):
+            if part.is_linked_to_previous:
+                continue
+            text = "\n".join(p.text for p in part.paragraphs if p.text.strip())
+            if text and text not in seen:
+                seen.append(text)
+    return seen
+
+
+class PptxProcessor(Processor):
+    name = "pptx"
+    kinds: ClassVar[tuple[str, ...]] = ("pptx",)
+    library = "python-pptx"
+    description = "slide text, tables and speaker notes, one page per slide"
+
+    def extract(self, source: SourceFile, kind: str) -> Extraction:
+        import pptx
+
+        presentation = pptx.Presentation(str(source.path))
+        pages: list[Page] = []
+        notes_count = 0
+        for number, slide in enumerate(presentation.slides, start=1):
+            lines = [line for shape in slide.shapes for line in _shape_text(shape)]
+            if slide.has_notes_slide:
+                notes = slide.notes_slide.notes_text_frame
+                if notes is not None and notes.text.strip():
+                    lines.append(f"Notes: {notes.text.strip()}")
+                    notes_count += 1
+            title_shape = slide.shapes.title
+            label = title_shape.text_frame.text.strip() if title_shape is not None else None
+            pages.append(Page(number=number, text="\n".join(lines), label=label or None))
+        metadata = core_properties(presentation.core_properties)
+        metadata["slides"] = len(pages)
+        metadata["slides_with_notes"] = notes_count
+        title = metadata.get("title")
+        if not isinstance(title, str):
+            title = pages[0].label if pages else None
+        return Extraction.from_pages("pptx", pages, title=title, metadata=metadata)
+
+
+def _shape_text(shape: Any) -> Iterator[str]:
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    # Groups nest arbitrarily deep; walk them with a stack instead of recursion.
+    stack = [shape]
+    while stack:
+        current = stack.pop()
+        if current.shape_type == MSO_SHAPE_TYPE.GROUP:
+            stack.extend(reversed(list(current.shapes)))
+            continue
+        if getattr(current, "has_text_frame", False) and current.has_text_frame:
+            text = current.text_frame.text.strip()
+            if text:
+                yield text
+        if getattr(current, "has_table", False) and current.has_table:
+            for row in current.table.rows:
+                yield " | ".join(" ".join(cell.text.split()) for cell in row.cells)

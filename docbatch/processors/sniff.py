@@ -1,0 +1,125 @@
+"""Deciding a document's type from its extension, confirmed by its content.
+
+A strong content signature (PDF header, ZIP container with a known document inside, OLE2, RTF)
+wins over the extension, so a PDF renamed `.txt` is still read as a PDF. A weak signal (text that
+looks like HTML) only overrides an extension that promises a binary format.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from docbatch.errors import CorruptDocument, EncryptedDocument, UnsupportedDocument
+from docbatch.processors.textdecode import bom_encoding, looks_binary
+
+HEAD_BYTES = 4096
+
+EXTENSION_KINDS: dict[str, str] = {
+    "pdf": "pdf",
+    "docx": "docx", "docm": "docx", "dotx": "docx",
+    "pptx": "pptx", "pptm": "pptx", "ppsx": "pptx",
+    "xlsx": "spreadsheet", "xlsm": "spreadsheet", "xls": "spreadsheet", "xlsb": "spreadsheet",
+    "ods": "spreadsheet",
+    "odt": "odt",
+    "epub": "epub",
+    "rtf": "rtf",
+    "html": "html", "htm": "html", "xhtml": "html",
+    "md": "markdown", "markdown": "markdown",
+    "txt": "text", "text": "text", "log": "text", "rst": "text", "org": "text", "adoc": "text",
+    "yaml": "text", "yml": "text", "toml": "text", "ini": "text", "cfg": "text",
+    "csv": "csv", "tsv": "csv", "tab": "csv",
+    "json": "json", "geojson": "json", "topojson": "json",
+    "jsonl": "jsonl", "ndjson": "jsonl",
+    "eml": "eml",
+}  # fmt: skip
+
+TEXT_KINDS = frozenset({"html", "markdown", "text", "csv", "json", "jsonl", "eml"})
+_ZIP_MARKERS = (
+    ("word/document.xml", "docx"),
+    ("xl/workbook.xml", "spreadsheet"),
+    ("xl/workbook.bin", "spreadsheet"),
+    ("ppt/presentation.xml", "pptx"),
+)
+_ODF_MIMETYPES = {
+    b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/vnd.oasis.opendocument.spreadsheet": "spreadsheet",
+    b"application/epub+zip": "epub",
+}
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass(frozen=True)
+class Detection:
+    kind: str
+    warning: str | None = None
+
+
+def detect(path: Path, extension: str, head: bytes) -> Detection:
+    """Return the type to process the file as; raise a DocumentError when no processor can read it."""
+    claimed = EXTENSION_KINDS.get(extension)
+    found = _sniff_signature(path, extension, head)
+    if found is not None:
+        if claimed is not None and claimed != found:
+            return Detection(found, f"extension .{extension} but the content is {found}; read as {found}")
+        return Detection(found)
+    if looks_binary(head):
+        if claimed is None:
+            raise UnsupportedDocument("binary content of an unknown type")
+        raise CorruptDocument(f"not a valid {claimed} file: its content matches no known {claimed} signature")
+    if claimed in TEXT_KINDS:
+        return Detection(claimed)
+    if _looks_like_html(head):
+        if claimed is None:
+            return Detection("html")
+        return Detection("html", f"extension .{extension} but the content is HTML; read as html")
+    if claimed is not None:
+        raise CorruptDocument(f"not a valid {claimed} file: the content is plain text")
+    return Detection("text")
+
+
+def _sniff_signature(path: Path, extension: str, head: bytes) -> str | None:
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"{\\rtf"):
+        return "rtf"
+    if head.startswith(_OLE_MAGIC):
+        return _ole_kind(extension)
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(path, extension)
+    return None
+
+
+def _ole_kind(extension: str) -> str:
+    if extension in {"xls"}:
+        return "spreadsheet"
+    if EXTENSION_KINDS.get(extension) in {"docx", "pptx", "spreadsheet"}:
+        # Password-protected OOXML files are stored inside an OLE2 container.
+        raise EncryptedDocument("password-protected Office file")
+    raise UnsupportedDocument("legacy OLE2 document (.doc/.ppt/.msg) is not supported")
+
+
+def _zip_kind(path: Path, extension: str) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                mimetype = archive.read("mimetype").strip()
+                if mimetype in _ODF_MIMETYPES:
+                    return _ODF_MIMETYPES[mimetype]
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise CorruptDocument(f"broken ZIP container: {error}") from error
+    for marker, kind in _ZIP_MARKERS:
+        if marker in names:
+            return kind
+    claimed = EXTENSION_KINDS.get(extension)
+    if claimed is not None and claimed not in TEXT_KINDS:
+        raise CorruptDocument(f"not a valid {claimed} file: the ZIP container lacks its main part")
+    raise UnsupportedDocument("ZIP archive with no known document inside")
+
+
+def _looks_like_html(head: bytes) -> bool:
+    encoding = bom_encoding(head) or "utf-8"
+    start = head.decode(encoding, errors="ignore").lstrip("\ufeff \t\r\n").lower()[:512]
+    return start.startswith(("<!doctype html", "<html")) or "<html" in start[:200]

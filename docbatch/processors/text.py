@@ -1,0 +1,73 @@
+"""Plain text, Markdown and RTF."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from pydantic import JsonValue
+
+from docbatch.errors import CorruptDocument
+from docbatch.models import Extraction
+from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.textdecode import decode_text
+
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.+?)[\"']?\s*$", re.MULTILINE)
+
+
+def markdown_title(text: str) -> str | None:
+    """Title from YAML front matter, a pandoc title block, or the first ATX heading."""
+    if text.startswith("---\n"):
+        end = text.find("\n---", 4)
+        if end > 0:
+            match = _FRONT_TITLE.search(text[4:end])
+            if match:
+                return match.group(1)
+    if text.startswith("% "):
+        return text[2:].split("\n", 1)[0].strip() or None
+    match = _HEADING.search(text)
+    return match.group(1) if match else None
+
+
+class PlainTextProcessor(Processor):
+    name = "text"
+    kinds: ClassVar[tuple[str, ...]] = ("text", "markdown")
+    library = "charset-normalizer"
+    description = "text and Markdown with encoding detection"
+
+    def extract(self, source: SourceFile, kind: str) -> Extraction:
+        text, encoding = decode_text(source.read_bytes())
+        warnings: list[str] = []
+        if "\x00" in text:
+            text = text.replace("\x00", "")
+            warnings.append("NUL characters removed")
+        metadata: dict[str, JsonValue] = {"encoding": encoding, "lines": text.count("\n") + 1}
+        title = markdown_title(text) if kind == "markdown" else None
+        if kind == "markdown":
+            metadata["headings"] = len(_HEADING.findall(text))
+        return Extraction(kind=kind, title=title, metadata=metadata, text=text, warnings=warnings)
+
+
+class RtfProcessor(Processor):
+    name = "rtf"
+    kinds: ClassVar[tuple[str, ...]] = ("rtf",)
+    library = "striprtf"
+    description = "RTF text with control words removed"
+
+    def extract(self, source: SourceFile, kind: str) -> Extraction:
+        from striprtf.striprtf import rtf_to_text
+
+        # RTF is 7-bit ASCII with escapes; latin-1 maps every byte, so decoding cannot fail here.
+        raw = source.read_bytes().decode("latin-1")
+        if not raw.lstrip().startswith("{\\rtf"):
+            raise CorruptDocument("not an RTF file: it does not start with {\\rtf")
+        codepage = re.search(r"\\ansicpg(\d+)", raw[:2048])
+        encoding = f"cp{codepage.group(1)}" if codepage else "cp1252"
+        try:
+            text = rtf_to_text(raw, encoding=encoding, errors="replace")
+        except LookupError:
+            text = rtf_to_text(raw, encoding="cp1252", errors="replace")
+        text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip("\n")
+        warnings = [] if raw.count("{") == raw.count("}") else ["unbalanced braces: the file may be cut short"]
+        return Extraction(kind="rtf", metadata={"codepage": encoding}, text=text, warnings=warnings)

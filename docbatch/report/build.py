@@ -1,0 +1,92 @@
+"""Building the RunReport from a run's live state once the run has ended."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import resource
+import time
+from pathlib import Path
+
+from docbatch.config import RunConfig, default_concurrency
+from docbatch.engine.progress import RunProgress
+from docbatch.errors import ExitCode
+from docbatch.models import JobState
+from docbatch.report.model import Counts, Resources, RunReport, Throughput
+from docbatch.report.stats import distribution
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="milliseconds")
+
+
+def exit_code_for(status: str, counts: Counts) -> ExitCode:
+    """The documented exit code of a run (ARCHITECTURE.md, CLI contract)."""
+    if status == "interrupted":
+        return ExitCode.INTERRUPTED
+    if status == "failed":
+        return ExitCode.USAGE
+    if counts.failed or counts.dead:
+        return ExitCode.DOCUMENTS_FAILED
+    return ExitCode.OK
+
+
+def build_report(
+    run_id: str,
+    config: RunConfig,
+    progress: RunProgress,
+    executor: str,
+    status: str,
+    cpu_before: os.times_result,
+    ledger_path: Path,
+) -> RunReport:
+    finished_at = time.time()
+    wall_s = max(finished_at - progress.started_at, 1e-9)
+    states = progress.states
+    finished = sum(states.values())
+    counts = Counts(
+        discovered=progress.discovered,
+        succeeded=states[JobState.SUCCEEDED.value],
+        skipped=states[JobState.SKIPPED.value],
+        failed=states[JobState.FAILED.value],
+        dead=states[JobState.DEAD.value],
+        cancelled=states[JobState.CANCELLED.value],
+        pending=max(0, progress.discovered - finished),
+    )
+    cpu_after = os.times()
+    cpu_s = sum(after - before for after, before in zip(cpu_after[:4], cpu_before[:4], strict=True))
+    processed = counts.succeeded + counts.failed + counts.dead
+    return RunReport(
+        run_id=run_id,
+        status=status,
+        exit_code=int(exit_code_for(status, counts)),
+        command=config.command,
+        config=config.model_dump(mode="json", exclude={"command"}),
+        executor=executor,
+        started_at=_iso(progress.started_at),
+        finished_at=_iso(finished_at),
+        wall_s=round(wall_s, 3),
+        counts=counts,
+        by_type=dict(sorted(progress.by_type.items())),
+        bytes_processed=progress.bytes_done,
+        pages_processed=progress.pages_done,
+        throughput=Throughput(
+            documents_per_s=round(processed / wall_s, 3),
+            megabytes_per_s=round(progress.bytes_done / 1e6 / wall_s, 3),
+            pages_per_s=round(progress.pages_done / wall_s, 3),
+        ),
+        durations=distribution(progress.durations),
+        stages={stage: distribution(values) for stage, values in progress.stage_times.items()},
+        slowest=progress.slowest,
+        failures=progress.failures,
+        skipped=progress.skips,
+        skip_reasons=dict(progress.skip_reasons.most_common()),
+        error_kinds=dict(progress.error_kinds.most_common()),
+        resources=Resources(
+            peak_worker_rss_bytes=progress.peak_worker_rss_bytes,
+            coordinator_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            cpu_utilisation=round(cpu_s / wall_s / default_concurrency(), 3),
+        ),
+        output_dir=str(config.output.root),
+        ledger=str(ledger_path),
+    )

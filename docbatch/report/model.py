@@ -1,0 +1,100 @@
+"""The run report: a versioned schema written as report.json at the top of the output folder."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, JsonValue
+
+from docbatch.report.stats import Distribution
+
+REPORT_SCHEMA = "docbatch.report/1"
+
+
+class Counts(BaseModel):
+    """Documents by final state in this run; `discovered` is their sum (see `reconciles`)."""
+
+    discovered: int = 0
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    dead: int = 0
+    cancelled: int = 0
+    pending: int = 0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.discovered == (
+            self.succeeded + self.skipped + self.failed + self.dead + self.cancelled + self.pending
+        )
+
+
+class TypeCounts(BaseModel):
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    bytes: int = 0
+    pages: int = 0
+
+
+class Throughput(BaseModel):
+    documents_per_s: float = 0.0
+    megabytes_per_s: float = 0.0
+    pages_per_s: float = 0.0
+
+
+class Failure(BaseModel):
+    source_id: str
+    path: str
+    state: str
+    error_kind: str
+    message: str
+    attempts: int = 1
+
+
+class SkipEntry(BaseModel):
+    source_id: str
+    reason: str
+
+
+class SlowDocument(BaseModel):
+    source_id: str
+    duration_s: float
+    size: int
+    kind: str | None = None
+
+
+class Resources(BaseModel):
+    peak_worker_rss_bytes: int = 0
+    coordinator_peak_rss_bytes: int = 0
+    cpu_utilisation: float = Field(default=0.0, description="(user+sys of coordinator and workers) / (wall x cores)")
+
+
+class RunReport(BaseModel):
+    """Everything a run did, reconciled. Written at the end and also on interruption."""
+
+    schema_version: str = Field(default=REPORT_SCHEMA, alias="schema")
+    run_id: str
+    status: str = Field(description="finished | interrupted | failed")
+    exit_code: int
+    command: list[str]
+    config: dict[str, JsonValue]
+    executor: str
+    started_at: str
+    finished_at: str
+    wall_s: float
+    counts: Counts
+    by_type: dict[str, TypeCounts]
+    bytes_processed: int
+    pages_processed: int
+    throughput: Throughput
+    durations: Distribution
+    stages: dict[str, Distribution]
+    slowest: list[SlowDocument]
+    failures: list[Failure]
+    skipped: list[SkipEntry]
+    skip_reasons: dict[str, int]
+    error_kinds: dict[str, int]
+    resources: Resources
+    output_dir: str
+    ledger: str
+
+    model_config = {"populate_by_name": True}
