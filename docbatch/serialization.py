@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-# Sorted keys and a fixed indent make outputs byte-identical across runs (resume checks rely on it).
-_PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+# Outputs are built in a fixed key order and a fixed indent, so they are byte-identical across runs
+# (resume checks rely on it); compact JSON sorts keys because it also feeds stable_hash().
+_PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 _COMPACT = orjson.OPT_SORT_KEYS
 
 

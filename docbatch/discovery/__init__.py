@@ -14,29 +14,37 @@ from docbatch.models import Document, Skip
 __all__ = ["discover", "display_name"]
 
 
-def _root_prefixes(paths: list[Path]) -> list[str]:
-    """With one root, ids are relative to it; with several, each id starts with its root's name (made unique)."""
-    if len(paths) == 1:
-        return [""]
-    prefixes: list[str] = []
+def _root_ids(paths: list[Path]) -> list[str]:
+    """The id each PATH contributes: a folder's ids are relative to it (prefixed by the folder's name
+    when several folders are given); a file's id is its name, lengthened by its parent folders when
+    two files would share one."""
+    folders = sum(1 for path in paths if path.is_dir())
+    taken: set[str] = set()
+    ids: list[str] = []
     for path in paths:
-        name = path.resolve().name or "root"
-        candidate, counter = name, 2
-        while candidate in prefixes:
-            candidate, counter = f"{name}-{counter}", counter + 1
-        prefixes.append(candidate)
-    return prefixes
+        resolved = path.resolve()
+        if path.is_dir() and folders == 1:
+            ids.append("")
+            continue
+        parts = resolved.parts
+        depth = 1
+        candidate = parts[-1] if parts[-1] != "/" else "root"
+        while candidate in taken and depth < len(parts) - 1:
+            depth += 1
+            candidate = "/".join(parts[-depth:])
+        taken.add(candidate)
+        ids.append(display_name(candidate))
+    return ids
 
 
 def discover(sources: SourceConfig) -> Iterator[Document | Skip]:
     """Yield documents lazily, root by root, so work can start before the walk ends."""
     path_filter = PathFilter(sources.include, sources.exclude)
-    for path, prefix in zip(sources.paths, _root_prefixes(sources.paths), strict=True):
+    for path, root_id in zip(sources.paths, _root_ids(sources.paths), strict=True):
         if path.is_dir():
-            items: Iterator[Document | Skip] = walk_root(path, prefix, path_filter)
+            items: Iterator[Document | Skip] = walk_root(path, root_id, path_filter)
         else:
-            source_id = display_name(f"{prefix}/{path.name}" if prefix else path.name)
-            items = iter([document_from_stat(path, source_id)])
+            items = iter([document_from_stat(path, root_id)])
         # Ids from walks are unique by construction (distinct prefixes), so only manifests are checked;
         # this keeps the coordinator's memory flat on huge trees.
         yield from items

@@ -38,19 +38,17 @@ class EmailProcessor(Processor):
                 metadata[name.replace("-", "_")] = " ".join(str(value).split())
         if message.get_content_type() in _ENCRYPTED_TYPES:
             raise EncryptedDocument(f"encrypted message ({message.get_content_type()})")
+        # Of a multipart/alternative, only the preferred form is kept (plain text, else HTML).
         bodies: list[str] = []
-        attachments: list[str] = []
-        for part in message.walk():
-            if part.is_multipart():
-                continue
-            filename = part.get_filename()
-            if filename or part.get_content_disposition() == "attachment":
-                attachments.append(filename or part.get_content_type())
-                continue
-            content_type = part.get_content_type()
-            if content_type in ("text/plain", "text/html"):
-                text = _part_text(part, warnings)
-                bodies.append(_html_text(text) if content_type == "text/html" else text)
+        body = message.get_body(preferencelist=("plain", "html"))
+        if body is not None:
+            text = _part_text(body, warnings)
+            bodies.append(_html_text(text) if body.get_content_type() == "text/html" else text)
+        attachments = [
+            part.get_filename() or part.get_content_type()
+            for part in message.walk()
+            if not part.is_multipart() and (part.get_filename() or part.get_content_disposition() == "attachment")
+        ]
         metadata["attachments"] = attachments
         if not bodies and len(metadata) == 1 and not attachments:
             raise EmptyDocument("no headers, body or attachments")

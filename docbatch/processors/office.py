@@ -70,6 +70,23 @@ def _docx_blocks(document: Any) -> Iterator[str]:
 
 
 def _table_rows(table: Any) -> Iterator[str]:
+    try:
+        rows = list(_grid_rows(table))
+    except (ValueError, IndexError):
+        # python-docx cannot map some irregular grids (cells spanning past the grid); fall back to
+        # the raw text of each row rather than lose the table.
+        rows = [_raw_row_text(row) for row in table._tbl.tr_lst]
+    yield from rows
+
+
+def _raw_row_text(row: Any) -> str:
+    from docx.oxml.ns import qn
+
+    cells = ["".join(t.text or "" for t in cell.iter(qn("w:t"))) for cell in row.iter(qn("w:tc"))]
+    return " | ".join(" ".join(cell.split()) for cell in cells)
+
+
+def _grid_rows(table: Any) -> Iterator[str]:
     for row in table.rows:
         cells: list[str] = []
         previous = None

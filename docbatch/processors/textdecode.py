@@ -51,10 +51,15 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
             continue
     import charset_normalizer
 
-    best = charset_normalizer.from_bytes(data).best()
+    matches = charset_normalizer.from_bytes(data)
+    best = matches.best()
     if best is None:
         raise CorruptDocument("cannot decode as text: binary content or an unknown encoding")
-    return _normalise(str(best)), best.encoding
+    # Short texts often score the same in several code pages; Windows-1252 is by far the most common
+    # legacy encoding (browsers read Latin-1 as it too), so it wins a tie.
+    tied = [m for m in matches if m.chaos == best.chaos and m.coherence == best.coherence]
+    chosen = next((m for m in tied if m.encoding == "cp1252"), best)
+    return _normalise(str(chosen)), chosen.encoding
 
 
 def _normalise(text: str) -> str:

@@ -25,7 +25,8 @@ _BLOCK_TAGS = frozenset({
 })  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_SPACES = re.compile(r"[ \t\f\v\u00a0\u200b]+")
+_SPACES = re.compile(r"[ \f\v\u00a0\u200b]+")
+_TABS = re.compile(r"\s*\t[\s\t]*")
 
 
 def decode_html(data: bytes) -> tuple[str, str]:
@@ -66,7 +67,7 @@ def html_to_text(root: Any) -> str:
 
 
 def _tidy(text: str) -> str:
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [_TABS.sub("\t", _SPACES.sub(" ", line)).strip() for line in text.split("\n")]
     tidy: list[str] = []
     for line in lines:
         if line or (tidy and tidy[-1]):
