@@ -89,8 +89,12 @@ class PoolConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     concurrency: int = Field(default_factory=default_concurrency, ge=1, le=512, description="Parallel jobs.")
-    timeout_s: float = Field(default=120.0, gt=0, description="Seconds one document may take before its worker is killed.")
-    max_jobs_per_worker: int = Field(default=500, ge=0, description="Recycle a worker after this many jobs (0: never).")
+    timeout_s: float = Field(
+        default=120.0, gt=0, description="Seconds one document may take before its worker is killed."
+    )
+    max_jobs_per_worker: int = Field(
+        default=500, ge=0, description="Recycle a worker after this many jobs (0: never)."
+    )
     queue_size: int = Field(default=1024, ge=1, description="Documents discovered ahead of the workers.")
 
 
@@ -112,9 +116,12 @@ class RunConfig(BaseModel):
     pool: PoolConfig = Field(default_factory=PoolConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     state_dir: Path = Field(default=Path(".docbatch"), description="Folder holding the ledger.")
-    max_file_size_bytes: int | None = Field(default=None, gt=0, description="Documents larger than this fail as too_large.")
+    max_file_size_bytes: int | None = Field(
+        default=None, gt=0, description="Documents larger than this fail as too_large."
+    )
     processor_override: str | None = Field(
-        default=None, description="module:function used for every document instead of the built-in processors."
+        default=None,
+        description="module:function used for every document instead of the built-in processors.",
     )
     command: list[str] = Field(default_factory=list, description="The command line, recorded in the report.")
 

@@ -59,7 +59,9 @@ class Document(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    source_id: str = Field(description="Identity in the ledger: path relative to its root, or the manifest id.")
+    source_id: str = Field(
+        description="Identity in the ledger: path relative to its root, or the manifest id."
+    )
     path: Path
     size: int
     mtime_ns: int

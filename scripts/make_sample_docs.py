@@ -64,7 +64,10 @@ def make_docx(path: Path) -> None:
     table = document.add_table(rows=1, cols=3)
     for cell, text in zip(table.rows[0].cells, ("Action", "Owner", "Due"), strict=True):
         cell.text = text
-    for row in (("Tender for roof survey", "R. Sato", "2026-04-01"), ("Volunteer rota", "J. Moreau", "2026-03-01")):
+    for row in (
+        ("Tender for roof survey", "R. Sato", "2026-04-01"),
+        ("Volunteer rota", "J. Moreau", "2026-03-01"),
+    ):
         cells = table.add_row().cells
         for cell, text in zip(cells, row, strict=True):
             cell.text = text
@@ -99,7 +102,11 @@ def make_pptx(path: Path) -> None:
     presentation = pptx.Presentation()
     slides = [
         ("Harbor Lane Library in 2025", "48,210 loans, 7% more than in 2024", "Open with the loan figure."),
-        ("What changed", "Thursday evenings\nReading room reopened\nParish registers online", "Thank the volunteers."),
+        (
+            "What changed",
+            "Thursday evenings\nReading room reopened\nParish registers online",
+            "Thank the volunteers.",
+        ),
     ]
     for title, body, notes in slides:
         slide = presentation.slides.add_slide(presentation.slide_layouts[1])
@@ -113,9 +120,9 @@ def make_pptx(path: Path) -> None:
 
 def make_html(path: Path) -> None:
     path.write_text(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<title>Opening hours - Harbor Lane Library</title>"
-        "<meta name=\"description\" content=\"When the library is open\"><style>p{margin:0}</style>"
+        '<meta name="description" content="When the library is open"><style>p{margin:0}</style>'
         "<script>console.log('tracking')</script></head><body><nav><a href=\"/\">Home</a></nav>"
         "<h1>Opening hours</h1><p>Monday to Wednesday: <b>9:00</b> to 17:00.</p>"
         "<p>Thursday: 9:00 to 21:00 (evening opening).</p><table><tr><th>Day</th><th>Hours</th></tr>"
@@ -139,12 +146,21 @@ def make_text_files(folder: Path) -> None:
         writer.writerow(["isbn", "title", "loans"])
         writer.writerow(["9780141439518", "Pride and Prejudice", 112])
         writer.writerow(["9780099518471", "The Road, a novel", 87])
-    (folder / "branches.tsv").write_text("branch\topened\nHarbor Lane\t1962\nMill Street\t1998\n", encoding="utf-8")
+    (folder / "branches.tsv").write_text(
+        "branch\topened\nHarbor Lane\t1962\nMill Street\t1998\n", encoding="utf-8"
+    )
     (folder / "catalogue.json").write_text(
-        json.dumps({"title": "New acquisitions", "items": [
-            {"isbn": "9780141439518", "title": "Pride and Prejudice"},
-            {"isbn": "9780099518471", "title": "The Road"},
-        ]}, indent=2) + "\n",
+        json.dumps(
+            {
+                "title": "New acquisitions",
+                "items": [
+                    {"isbn": "9780141439518", "title": "Pride and Prejudice"},
+                    {"isbn": "9780099518471", "title": "The Road"},
+                ],
+            },
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
     (folder / "events.jsonl").write_text(
@@ -161,7 +177,9 @@ def make_eml(path: Path) -> None:
     message["Date"] = "Fri, 13 Mar 2026 16:02:00 +0000"
     message["Message-ID"] = "<tender-2026-03@harborlane.example>"
     message.set_content("Dear all,\n\nThe roof survey tender closes on 1 April. Please send names.\n\nAna\n")
-    message.add_alternative("<p>Dear all,</p><p>The roof survey tender closes on <b>1 April</b>.</p>", subtype="html")
+    message.add_alternative(
+        "<p>Dear all,</p><p>The roof survey tender closes on <b>1 April</b>.</p>", subtype="html"
+    )
     message.add_attachment(b"scope of works\n", maintype="text", subtype="plain", filename="scope.txt")
     path.write_bytes(bytes(message))
 
@@ -193,18 +211,27 @@ def make_odt(path: Path) -> None:
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
         'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
-        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.text"/>'
         '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
         '<manifest:file-entry manifest:full-path="meta.xml" manifest:media-type="text/xml"/>'
         "</manifest:manifest>"
     )
-    _zip(path, [("mimetype", "application/vnd.oasis.opendocument.text"), ("content.xml", content),
-                ("meta.xml", meta), ("META-INF/manifest.xml", manifest)])
+    _zip(
+        path,
+        [
+            ("mimetype", "application/vnd.oasis.opendocument.text"),
+            ("content.xml", content),
+            ("meta.xml", meta),
+            ("META-INF/manifest.xml", manifest),
+        ],
+    )
 
 
 def make_epub(path: Path) -> None:
     container = (
-        '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+        '<?xml version="1.0"?>'
+        '<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
         '<rootfiles><rootfile full-path="OEBPS/book.opf" media-type="application/oebps-package+xml"/>'
         "</rootfiles></container>"
     )
@@ -220,16 +247,29 @@ def make_epub(path: Path) -> None:
     )
 
     def chapter(title: str, body: str) -> str:
-        return (f'<?xml version="1.0" encoding="UTF-8"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
-                f"<title>{title}</title></head><body><h1>{title}</h1><p>{body}</p></body></html>")
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?><html xmlns="http://www.w3.org/1999/xhtml"><head>'
+            f"<title>{title}</title></head><body><h1>{title}</h1><p>{body}</p></body></html>"
+        )
 
-    _zip(path, [
-        ("mimetype", "application/epub+zip"),
-        ("META-INF/container.xml", container),
-        ("OEBPS/book.opf", opf),
-        ("OEBPS/ch1.xhtml", chapter("The reading room", "The reading room opened in 1962 above the harbour master's office.")),
-        ("OEBPS/ch2.xhtml", chapter("The new wing", "A children's wing followed in 1998, paid for by a public appeal.")),
-    ])
+    _zip(
+        path,
+        [
+            ("mimetype", "application/epub+zip"),
+            ("META-INF/container.xml", container),
+            ("OEBPS/book.opf", opf),
+            (
+                "OEBPS/ch1.xhtml",
+                chapter(
+                    "The reading room", "The reading room opened in 1962 above the harbour master's office."
+                ),
+            ),
+            (
+                "OEBPS/ch2.xhtml",
+                chapter("The new wing", "A children's wing followed in 1998, paid for by a public appeal."),
+            ),
+        ],
+    )
 
 
 def make_rtf(path: Path) -> None:

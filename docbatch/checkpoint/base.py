@@ -57,8 +57,16 @@ class Ledger(Protocol):
     def apply(self, events: list[LedgerEvent]) -> None:
         """Append events and update each document's current state, in one transaction."""
 
-    def finish_run(self, run_id: str, *, status: str, finished_at: float, exit_code: int,
-                   report_path: str | None, counts_json: str) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished_at: float,
+        exit_code: int,
+        report_path: str | None,
+        counts_json: str,
+    ) -> None:
         """Record how a run ended."""
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from docbatch.checkpoint.base import Ledger, LedgerEvent
 
@@ -38,10 +39,8 @@ class LedgerRecorder:
 
     async def _loop(self) -> None:
         while not self._closing:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
             await self.flush()
 

@@ -69,7 +69,8 @@ CREATE INDEX documents_by_state ON documents (state);
 """
 
 _INSERT_EVENT = """
-INSERT INTO events (run_id, source_id, state, attempt, at, pid, host, error_kind, message, duration_s, details)
+INSERT INTO events
+    (run_id, source_id, state, attempt, at, pid, host, error_kind, message, duration_s, details)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
@@ -136,23 +137,54 @@ class SqliteLedger:
             db.execute(
                 "INSERT INTO runs (run_id, started_at, pid, host, command, config, output_dir, executor, "
                 "parent_run_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
-                (run.run_id, run.started_at, run.pid, run.host, run.command, run.config_json,
-                 run.output_dir, run.executor, run.parent_run_id),
+                (
+                    run.run_id,
+                    run.started_at,
+                    run.pid,
+                    run.host,
+                    run.command,
+                    run.config_json,
+                    run.output_dir,
+                    run.executor,
+                    run.parent_run_id,
+                ),
             )
 
     def apply(self, events: list[LedgerEvent]) -> None:
         if not events:
             return
         with self._transaction() as db:
-            db.executemany(_INSERT_EVENT, [
-                (e.run_id, e.source_id, e.state.value, e.attempt, e.at, e.pid, e.host, e.error_kind,
-                 e.message, e.duration_s, e.details)
-                for e in events
-            ])
+            db.executemany(
+                _INSERT_EVENT,
+                [
+                    (
+                        e.run_id,
+                        e.source_id,
+                        e.state.value,
+                        e.attempt,
+                        e.at,
+                        e.pid,
+                        e.host,
+                        e.error_kind,
+                        e.message,
+                        e.duration_s,
+                        e.details,
+                    )
+                    for e in events
+                ],
+            )
             db.executemany(_UPSERT_DOCUMENT, [_document_row(e) for e in events])
 
-    def finish_run(self, run_id: str, *, status: str, finished_at: float, exit_code: int,
-                   report_path: str | None, counts_json: str) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished_at: float,
+        exit_code: int,
+        report_path: str | None,
+        counts_json: str,
+    ) -> None:
         with self._transaction() as db:
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, report_path = ?, counts = ? "

@@ -77,17 +77,24 @@ class _PlainView:
 
     def _emit_failures(self) -> None:
         for failure in self.progress.failures[self._failures_shown :]:
-            print(f"{_stamp()} docbatch {failure.state} {failure.error_kind} {failure.source_id}: "
-                  f"{failure.message}", file=sys.stderr)
+            print(
+                f"{_stamp()} docbatch {failure.state} {failure.error_kind} {failure.source_id}: "
+                f"{failure.message}",
+                file=sys.stderr,
+            )
         self._failures_shown = len(self.progress.failures)
 
     def _emit_progress(self) -> None:
         progress, rates = self.progress, _Rates(self.progress)
         total = str(progress.discovered) + ("" if progress.discovery_done else "+")
         eta = f" eta {human_seconds(rates.eta)}" if rates.eta is not None else ""
-        print(f"{_stamp()} docbatch progress {progress.finished}/{total} documents, "
-              f"{rates.docs_per_s:.1f} docs/s, {rates.mb_per_s:.2f} MB/s, {len(progress.active)} active, "
-              f"{len(progress.failures)} failed{eta}", file=sys.stderr, flush=True)
+        print(
+            f"{_stamp()} docbatch progress {progress.finished}/{total} documents, "
+            f"{rates.docs_per_s:.1f} docs/s, {rates.mb_per_s:.2f} MB/s, {len(progress.active)} active, "
+            f"{len(progress.failures)} failed{eta}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     async def _loop(self) -> None:
         last = time.monotonic()
@@ -132,8 +139,14 @@ class _LiveView:
         progress, rates = self.progress, _Rates(self.progress)
         total = max(progress.discovered, 1)
         header = Table.grid(padding=(0, 2))
-        bar = ProgressBar(total=total if progress.discovery_done else None, completed=progress.finished, width=40)
-        eta = human_seconds(rates.eta) if rates.eta is not None else ("discovering…" if not progress.discovery_done else "-")
+        bar = ProgressBar(
+            total=total if progress.discovery_done else None, completed=progress.finished, width=40
+        )
+        eta = (
+            human_seconds(rates.eta)
+            if rates.eta is not None
+            else ("discovering…" if not progress.discovery_done else "-")
+        )
         header.add_row(
             bar,
             Text(f"{progress.finished}/{progress.discovered}{'' if progress.discovery_done else '+'}"),
@@ -153,8 +166,14 @@ class _LiveView:
                 active.add_row(job.source_id, human_bytes(job.size), f"{now - job.started_at:.1f}s")
             parts.append(active)
         for failure in progress.recent_failures:
-            parts.append(Text(f"✗ {failure.error_kind}: {failure.source_id}: {failure.message}", style="red",
-                              overflow="ellipsis", no_wrap=True))
+            parts.append(
+                Text(
+                    f"✗ {failure.error_kind}: {failure.source_id}: {failure.message}",
+                    style="red",
+                    overflow="ellipsis",
+                    no_wrap=True,
+                )
+            )
         return Group(*parts)
 
     async def stop(self) -> None:
@@ -167,12 +186,14 @@ def print_summary(report: RunReport, report_path: Path) -> None:
     """The end-of-run summary: a table on a terminal, plain `key: value` lines elsewhere."""
     counts = report.counts
     if not sys.stdout.isatty():
-        print(f"{_stamp()} docbatch summary run={report.run_id} status={report.status} "
-              f"exit={report.exit_code} discovered={counts.discovered} succeeded={counts.succeeded} "
-              f"skipped={counts.skipped} failed={counts.failed} dead={counts.dead} "
-              f"cancelled={counts.cancelled} pending={counts.pending} wall={report.wall_s:.2f}s "
-              f"docs_per_s={report.throughput.documents_per_s} mb_per_s={report.throughput.megabytes_per_s} "
-              f"report={report_path}")
+        print(
+            f"{_stamp()} docbatch summary run={report.run_id} status={report.status} "
+            f"exit={report.exit_code} discovered={counts.discovered} succeeded={counts.succeeded} "
+            f"skipped={counts.skipped} failed={counts.failed} dead={counts.dead} "
+            f"cancelled={counts.cancelled} pending={counts.pending} wall={report.wall_s:.2f}s "
+            f"docs_per_s={report.throughput.documents_per_s} mb_per_s={report.throughput.megabytes_per_s} "
+            f"report={report_path}"
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -182,8 +203,14 @@ def print_summary(report: RunReport, report_path: Path) -> None:
     for column in ("type", "succeeded", "failed", "skipped", "MB", "pages"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, row in report.by_type.items():
-        table.add_row(kind, str(row.succeeded), str(row.failed), str(row.skipped), f"{row.bytes / 1e6:.2f}",
-                      str(row.pages))
+        table.add_row(
+            kind,
+            str(row.succeeded),
+            str(row.failed),
+            str(row.skipped),
+            f"{row.bytes / 1e6:.2f}",
+            str(row.pages),
+        )
     out.print(table)
     out.print(
         f"[bold]{counts.succeeded}[/] succeeded, [bold]{counts.skipped}[/] skipped, "
@@ -192,8 +219,11 @@ def print_summary(report: RunReport, report_path: Path) -> None:
         f"({report.throughput.documents_per_s:.1f} docs/s, {report.throughput.megabytes_per_s:.2f} MB/s)"
     )
     for failure in report.failures[:20]:
-        out.print(f"[red]✗[/] {failure.error_kind:<11} {failure.source_id}: {failure.message}", markup=True,
-                  highlight=False)
+        out.print(
+            f"[red]✗[/] {failure.error_kind:<11} {failure.source_id}: {failure.message}",
+            markup=True,
+            highlight=False,
+        )
     if len(report.failures) > 20:
         out.print(f"… and {len(report.failures) - 20} more failures in the report")
     out.print(f"report: {report_path}")
@@ -207,6 +237,12 @@ def print_processors(rows: list[ProcessorInfo]) -> None:
     for column in ("processor", "types", "extensions", "library", "version", "what it extracts"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row.name, ", ".join(row.kinds), ", ".join(row.extensions) or "-", row.library,
-                      row.library_version, row.description)
+        table.add_row(
+            row.name,
+            ", ".join(row.kinds),
+            ", ".join(row.extensions) or "-",
+            row.library,
+            row.library_version,
+            row.description,
+        )
     Console(width=200 if not sys.stdout.isatty() else None).print(table)

@@ -35,9 +35,18 @@ def _validation_message(error: ValidationError) -> str:
 
 
 def build_config(
-    paths: list[Path], manifest: list[Path], include: list[str], exclude: list[str], output: Path,
-    fmt: OutputFormat, concurrency: int | None, timeout: str, state: Path, max_file_size: str | None,
-    max_jobs_per_worker: int, processor: str | None,
+    paths: list[Path],
+    manifest: list[Path],
+    include: list[str],
+    exclude: list[str],
+    output: Path,
+    fmt: OutputFormat,
+    concurrency: int | None,
+    timeout: str,
+    state: Path,
+    max_file_size: str | None,
+    max_jobs_per_worker: int,
+    processor: str | None,
 ) -> RunConfig:
     if not paths and not manifest:
         raise ConfigError("nothing to process: give one or more PATHs or --manifest FILE")
@@ -60,24 +69,67 @@ def build_config(
 
 
 def run(
-    paths: list[Path] = typer.Argument(None, help="Files or folders to process (walked recursively).", show_default=False),
-    output: Path = typer.Option(Path("docbatch-out"), "-o", "--output", envvar="DOCBATCH_OUTPUT", help="Output folder."),
+    paths: list[Path] = typer.Argument(
+        None, help="Files or folders to process (walked recursively).", show_default=False
+    ),
+    output: Path = typer.Option(
+        Path("docbatch-out"), "-o", "--output", envvar="DOCBATCH_OUTPUT", help="Output folder."
+    ),
     fmt: OutputFormat = typer.Option(OutputFormat.JSON, "--format", "-f", help="Output format per document."),
-    concurrency: int = typer.Option(None, "-j", "--concurrency", envvar="DOCBATCH_CONCURRENCY", help="Parallel jobs [default: number of CPUs]."),
-    timeout: str = typer.Option("120s", "--timeout", envvar="DOCBATCH_TIMEOUT", help="Per-document time limit (90, 90s, 5m, 2h); the worker is killed when it passes."),
+    concurrency: int = typer.Option(
+        None,
+        "-j",
+        "--concurrency",
+        envvar="DOCBATCH_CONCURRENCY",
+        help="Parallel jobs [default: number of CPUs].",
+    ),
+    timeout: str = typer.Option(
+        "120s",
+        "--timeout",
+        envvar="DOCBATCH_TIMEOUT",
+        help="Per-document time limit (90, 90s, 5m, 2h); the worker is killed when it passes.",
+    ),
     include: list[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
-    exclude: list[str] = typer.Option([], "--exclude", help="Leave out files and folders matching this glob (repeatable)."),
-    manifest: list[Path] = typer.Option([], "--manifest", help="A list of documents: .txt (one path a line), .csv (path,id,priority,options) or .jsonl (repeatable)."),
-    state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder holding the ledger."),
-    max_file_size: str = typer.Option(None, "--max-file-size", help="Documents larger than this fail as too_large (e.g. 200MB)."),
-    max_jobs_per_worker: int = typer.Option(500, "--max-jobs-per-worker", help="Recycle a worker process after this many documents (0: never)."),
-    processor: str = typer.Option(None, "--processor", help="Use package.module:function for every document instead of the built-in processors."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary; errors and the exit code only."),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="Leave out files and folders matching this glob (repeatable)."
+    ),
+    manifest: list[Path] = typer.Option(
+        [],
+        "--manifest",
+        help="Documents listed in a .txt (a path a line), .csv (path,id,priority,options) or .jsonl file.",
+    ),
+    state: Path = typer.Option(
+        Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder holding the ledger."
+    ),
+    max_file_size: str = typer.Option(
+        None, "--max-file-size", help="Documents larger than this fail as too_large (e.g. 200MB)."
+    ),
+    max_jobs_per_worker: int = typer.Option(
+        500, "--max-jobs-per-worker", help="Recycle a worker process after this many documents (0: never)."
+    ),
+    processor: str = typer.Option(
+        None,
+        "--processor",
+        help="Use package.module:function for every document instead of the built-in processors.",
+    ),
+    quiet: bool = typer.Option(
+        False, "-q", "--quiet", help="No progress and no summary; errors and the exit code only."
+    ),
 ) -> None:
     """Extract text and metadata from every document under PATHs into one output per document."""
     config = build_config(
-        paths or [], manifest, include, exclude, output, fmt, concurrency, timeout, state,
-        max_file_size, max_jobs_per_worker, processor,
+        paths or [],
+        manifest,
+        include,
+        exclude,
+        output,
+        fmt,
+        concurrency,
+        timeout,
+        state,
+        max_file_size,
+        max_jobs_per_worker,
+        processor,
     )
     outcome = asyncio.run(_run_with_view(config, quiet))
     if not quiet:

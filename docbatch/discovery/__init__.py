@@ -57,7 +57,11 @@ def _unique(items: Iterator[Document | Skip], seen: set[str]) -> Iterator[Docume
     """A source id is a document's identity: a second manifest row claiming an id is skipped, not merged."""
     for item in items:
         if item.source_id in seen:
-            yield Skip(source_id=f"{item.source_id}#dup", path=item.path, reason=f"duplicate source id {item.source_id!r}")
+            yield Skip(
+                source_id=f"{item.source_id}#dup",
+                path=item.path,
+                reason=f"duplicate source id {item.source_id!r}",
+            )
             continue
         seen.add(item.source_id)
         yield item

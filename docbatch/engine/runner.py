@@ -102,7 +102,9 @@ async def run_batch(
         status = "failed"
     report = build_report(run.run_id, config, run.progress, executor.name, status, cpu_before, ledger.path)
     report_path = config.output.root / REPORT_NAME
-    await asyncio.to_thread(write_atomic, report_path, dumps_pretty(report.model_dump(mode="json", by_alias=True)))
+    await asyncio.to_thread(
+        write_atomic, report_path, dumps_pretty(report.model_dump(mode="json", by_alias=True))
+    )
     ledger.finish_run(
         run.run_id,
         status=status,
@@ -165,8 +167,12 @@ async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
         run.progress.on_skipped(item)
         run.recorder.record(
             LedgerEvent(
-                run_id=run.run_id, source_id=item.source_id, state=JobState.SKIPPED, at=time.time(),
-                path=_printable(item.path), message=item.reason,
+                run_id=run.run_id,
+                source_id=item.source_id,
+                state=JobState.SKIPPED,
+                at=time.time(),
+                path=_printable(item.path),
+                message=item.reason,
             )
         )
         return
@@ -191,9 +197,16 @@ async def _process_one(run: _Run, document: Document) -> None:
     run.progress.on_started(document)
     run.recorder.record(
         LedgerEvent(
-            run_id=run.run_id, source_id=document.source_id, state=JobState.RUNNING, at=started,
-            attempt=attempt, path=_printable(document.path), size=document.size, mtime_ns=document.mtime_ns,
-            priority=int(document.priority), host=_HOST,
+            run_id=run.run_id,
+            source_id=document.source_id,
+            state=JobState.RUNNING,
+            at=started,
+            attempt=attempt,
+            path=_printable(document.path),
+            size=document.size,
+            mtime_ns=document.mtime_ns,
+            priority=int(document.priority),
+            host=_HOST,
         )
     )
     spec = JobSpec(
@@ -205,7 +218,9 @@ async def _process_one(run: _Run, document: Document) -> None:
     )
     if config.max_file_size_bytes is not None and document.size > config.max_file_size_bytes:
         result = JobResult(
-            source_id=document.source_id, state=JobState.DEAD, error_kind=ErrorKind.TOO_LARGE,
+            source_id=document.source_id,
+            state=JobState.DEAD,
+            error_kind=ErrorKind.TOO_LARGE,
             message=f"{document.size} bytes is over --max-file-size ({config.max_file_size_bytes})",
         )
     else:
@@ -215,7 +230,9 @@ async def _process_one(run: _Run, document: Document) -> None:
             raise
         except Exception as error:  # a bug in an executor must not stop the other documents
             result = JobResult(
-                source_id=document.source_id, state=JobState.FAILED, error_kind=ErrorKind.INTERNAL,
+                source_id=document.source_id,
+                state=JobState.FAILED,
+                error_kind=ErrorKind.INTERNAL,
                 message=f"executor error: {type(error).__name__}: {error}",
             )
     written_to = None
@@ -223,7 +240,11 @@ async def _process_one(run: _Run, document: Document) -> None:
         written_to = await _write_output(run, document, result)
     finished = time.time()
     record = JobRecord(
-        document=document, result=result, attempt=attempt, started_at=started, finished_at=finished,
+        document=document,
+        result=result,
+        attempt=attempt,
+        started_at=started,
+        finished_at=finished,
         output_path=written_to,
     )
     run.progress.on_finished(record)
@@ -258,13 +279,26 @@ def _final_event(run: _Run, record: JobRecord) -> LedgerEvent:
     recipe = None
     if result.state is JobState.SUCCEEDED:
         recipe = stable_hash([result.processor_version, run.config.recipe_options(), record.document.options])
-    details = {"times": result.times.model_dump(), "peak_rss_bytes": result.peak_rss_bytes,
-               "processor": result.processor_version}
+    details = {
+        "times": result.times.model_dump(),
+        "peak_rss_bytes": result.peak_rss_bytes,
+        "processor": result.processor_version,
+    }
     return LedgerEvent(
-        run_id=run.run_id, source_id=record.document.source_id, state=result.state, at=record.finished_at,
-        attempt=record.attempt, sha256=result.sha256, kind=result.kind, recipe_hash=recipe,
-        error_kind=result.error_kind.value if result.error_kind else None, message=result.message,
-        output_path=record.output_path, pid=result.pid, host=_HOST, duration_s=record.duration_s,
+        run_id=run.run_id,
+        source_id=record.document.source_id,
+        state=result.state,
+        at=record.finished_at,
+        attempt=record.attempt,
+        sha256=result.sha256,
+        kind=result.kind,
+        recipe_hash=recipe,
+        error_kind=result.error_kind.value if result.error_kind else None,
+        message=result.message,
+        output_path=record.output_path,
+        pid=result.pid,
+        host=_HOST,
+        duration_s=record.duration_s,
         details=dumps_compact(details).decode(),
     )
 
@@ -276,8 +310,14 @@ def _cancel_active(run: _Run) -> None:
         run.progress.active.pop(job.source_id, None)
         run.progress.states[JobState.CANCELLED.value] += 1
         run.recorder.record(
-            LedgerEvent(run_id=run.run_id, source_id=job.source_id, state=JobState.CANCELLED, at=now,
-                        attempt=1, message="run interrupted")
+            LedgerEvent(
+                run_id=run.run_id,
+                source_id=job.source_id,
+                state=JobState.CANCELLED,
+                at=now,
+                attempt=1,
+                message="run interrupted",
+            )
         )
 
 

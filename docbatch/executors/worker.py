@@ -103,7 +103,11 @@ def run_job(spec: JobSpec) -> JobResult:
         result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
         result.message = f"{type(error).__name__}: {error.strerror or error}"
     except RecursionError:
-        result.state, result.error_kind, result.message = JobState.DEAD, ErrorKind.CORRUPT, "structure nested too deeply"
+        result.state, result.error_kind, result.message = (
+            JobState.DEAD,
+            ErrorKind.CORRUPT,
+            "structure nested too deeply",
+        )
     except Exception as error:  # a parser library rejecting the bytes: the document is the problem
         result.state, result.error_kind = JobState.DEAD, ErrorKind.CORRUPT
         result.message = f"{type(error).__name__}: {error}".strip()[:2000]

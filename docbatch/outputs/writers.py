@@ -55,7 +55,8 @@ def render(document: Document, result: JobResult, fmt: OutputFormat) -> bytes:
     if fmt is OutputFormat.JSONL:
         return dumps_compact(payload) + b"\n"
     if fmt is OutputFormat.TXT:
-        return (payload["text"].rstrip("\n") + "\n").encode("utf-8")
+        text: str = payload["text"]
+        return (text.rstrip("\n") + "\n").encode("utf-8")
     return _markdown(payload).encode("utf-8")
 
 
@@ -98,4 +99,3 @@ def append_line(path: Path, data: bytes) -> None:
         os.write(descriptor, data)
     finally:
         os.close(descriptor)
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from typing import ClassVar
 
 from pydantic import JsonValue
@@ -47,9 +47,10 @@ class EmailProcessor(Processor):
         attachments = [
             part.get_filename() or part.get_content_type()
             for part in message.walk()
-            if not part.is_multipart() and (part.get_filename() or part.get_content_disposition() == "attachment")
+            if not part.is_multipart()
+            and (part.get_filename() or part.get_content_disposition() == "attachment")
         ]
-        metadata["attachments"] = attachments
+        metadata["attachments"] = list[JsonValue](attachments)
         if not bodies and len(metadata) == 1 and not attachments:
             raise EmptyDocument("no headers, body or attachments")
         subject = metadata.get("subject")
@@ -63,7 +64,7 @@ class EmailProcessor(Processor):
         )
 
 
-def _part_text(part: EmailMessage, warnings: list[str]) -> str:
+def _part_text(part: MIMEPart, warnings: list[str]) -> str:
     try:
         content = part.get_content()
         return content if isinstance(content, str) else content.decode("utf-8", errors="replace")

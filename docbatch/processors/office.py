@@ -45,12 +45,14 @@ class DocxProcessor(Processor):
         metadata = core_properties(document.core_properties)
         headers = _header_footer_text(document)
         if headers:
-            metadata["headers_footers"] = headers
+            metadata["headers_footers"] = list[JsonValue](headers)
         metadata["paragraphs"] = len(document.paragraphs)
         metadata["tables"] = len(document.tables)
         title = metadata.get("title")
         if not isinstance(title, str):
-            title = next((p.text.strip() for p in document.paragraphs if _is_title(p) and p.text.strip()), None)
+            title = next(
+                (p.text.strip() for p in document.paragraphs if _is_title(p) and p.text.strip()), None
+            )
         return Extraction(kind="docx", title=title, metadata=metadata, text="\n".join(blocks))
 
 

@@ -69,8 +69,13 @@ class OdtProcessor(Processor):
         ]
         metadata: dict[str, JsonValue] = {}
         if meta is not None:
-            for tag, key in ((f"{_DC}title", "title"), (f"{_DC}creator", "author"), (f"{_DC}date", "modified"),
-                             (f"{_META}creation-date", "created"), (f"{_DC}language", "language")):
+            for tag, key in (
+                (f"{_DC}title", "title"),
+                (f"{_DC}creator", "author"),
+                (f"{_DC}date", "modified"),
+                (f"{_META}creation-date", "created"),
+                (f"{_DC}language", "language"),
+            ):
                 found = meta.find(f".//{tag}")
                 if found is not None and found.text and found.text.strip():
                     metadata[key] = found.text.strip()

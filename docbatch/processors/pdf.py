@@ -43,7 +43,11 @@ class PdfProcessor(Processor):
             warnings.append("no text layer: the PDF holds only images or vector paths (OCR is not done)")
         title = metadata.get("title")
         return Extraction.from_pages(
-            "pdf", pages, title=title if isinstance(title, str) else None, metadata=metadata, warnings=warnings
+            "pdf",
+            pages,
+            title=title if isinstance(title, str) else None,
+            metadata=metadata,
+            warnings=warnings,
         )
 
 

@@ -43,7 +43,7 @@ class CsvProcessor(Processor):
             "columns": columns,
         }
         if rows:
-            metadata["header"] = rows[0][:100]
+            metadata["header"] = list[JsonValue](rows[0][:100])
         return Extraction(kind="csv", metadata=metadata, text="\n".join(lines), warnings=warnings)
 
 

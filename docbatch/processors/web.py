@@ -152,12 +152,22 @@ class EpubProcessor(Processor):
         except zipfile.BadZipFile as error:
             raise CorruptDocument(f"broken ZIP container: {error}") from error
         metadata: dict[str, JsonValue] = {"chapters": len(pages)}
-        for tag, key in (("title", "title"), ("creator", "author"), ("language", "language"),
-                         ("publisher", "publisher"), ("date", "date"), ("identifier", "identifier")):
+        for tag, key in (
+            ("title", "title"),
+            ("creator", "author"),
+            ("language", "language"),
+            ("publisher", "publisher"),
+            ("date", "date"),
+            ("identifier", "identifier"),
+        ):
             found = opf.find(f".//{_DC}{tag}")
             if found is not None and found.text and found.text.strip():
                 metadata[key] = found.text.strip()
         title = metadata.get("title")
         return Extraction.from_pages(
-            "epub", pages, title=title if isinstance(title, str) else None, metadata=metadata, warnings=warnings
+            "epub",
+            pages,
+            title=title if isinstance(title, str) else None,
+            metadata=metadata,
+            warnings=warnings,
         )
