@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from docbatch.engine.runner import RunOutcome
 
 from docbatch.cli import console
 from docbatch.config import (
@@ -21,7 +25,6 @@ from docbatch.config import (
     parse_size,
 )
 from docbatch.engine.progress import RunProgress
-from docbatch.engine.runner import RunOutcome, run_batch
 from docbatch.errors import ConfigError
 
 
@@ -138,6 +141,9 @@ def run(
 
 
 async def _run_with_view(config: RunConfig, quiet: bool) -> RunOutcome:
+    # Imported here so that `docbatch --help` does not load the engine and the process pool.
+    from docbatch.engine.runner import run_batch
+
     progress = RunProgress()
     view = None if quiet else console.start_progress_view(progress)
     try:

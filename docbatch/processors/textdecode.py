@@ -55,9 +55,10 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
     best = matches.best()
     if best is None:
         raise CorruptDocument("cannot decode as text: binary content or an unknown encoding")
-    # Short texts often score the same in several code pages; Windows-1252 is by far the most common
-    # legacy encoding (browsers read Latin-1 as it too), so it wins a tie.
-    tied = [m for m in matches if m.chaos == best.chaos and m.coherence == best.coherence]
+    # Short texts often read equally cleanly in several code pages, and the language-coherence score
+    # that breaks the tie is weak on them (it picked DOS code pages for French). Windows-1252 is by far
+    # the most common legacy encoding (browsers read Latin-1 as it too), so it wins when as clean.
+    tied = [m for m in matches if m.chaos <= best.chaos + 0.01]
     chosen = next((m for m in tied if m.encoding == "cp1252"), best)
     return _normalise(str(chosen)), chosen.encoding
 

@@ -1,0 +1,53 @@
+"""Shared fixtures: factories with fast defaults, the repository's sample documents, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from docbatch.config import OutputConfig, PoolConfig, RunConfig, SourceConfig
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DOCS = REPO / "sample_docs"
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def sample_docs() -> Path:
+    return SAMPLE_DOCS
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., RunConfig]:
+    """RunConfig for a tmp output and state folder; keyword arguments override the parts."""
+
+    def factory(*paths: Path, concurrency: int = 2, timeout_s: float = 60.0, **overrides: object) -> RunConfig:
+        fields: dict[str, object] = {
+            "sources": SourceConfig(paths=list(paths)),
+            "pool": PoolConfig(concurrency=concurrency, timeout_s=timeout_s),
+            "output": OutputConfig(root=tmp_path / "out"),
+            "state_dir": tmp_path / "state",
+        }
+        fields.update(overrides)
+        return RunConfig.model_validate(fields)
+
+    return factory
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, as a user or cron would run it (no terminal)."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "docbatch", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+    )

@@ -1,0 +1,33 @@
+"""Custom processors for tests (`--processor tests.helpers.processors:NAME`): they misbehave on purpose
+when a document's name asks them to, and read it as text otherwise."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from pathlib import Path
+
+from docbatch.processors.base import SourceFile
+
+
+def misbehave(source: SourceFile) -> str:
+    name = source.path.name
+    if name.startswith("hang"):
+        while True:
+            time.sleep(0.05)
+    if name.startswith("exit"):
+        os._exit(3)
+    if name.startswith("segfault"):
+        ctypes.string_at(0)
+    if name.startswith("raise"):
+        raise ValueError("bad bytes at offset 7")
+    return source.read_bytes().decode("utf-8")
+
+
+def record_order(source: SourceFile) -> str:
+    """Append the document's name to the file named by $DOCBATCH_TEST_ORDER_LOG (start order)."""
+    log = Path(os.environ["DOCBATCH_TEST_ORDER_LOG"])
+    with log.open("a") as handle:
+        handle.write(source.path.name + "\n")
+    return "ok"

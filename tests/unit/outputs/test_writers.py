@@ -1,0 +1,50 @@
+import json
+from pathlib import Path
+
+from docbatch.config import OutputFormat
+from docbatch.models import Document, Extraction, JobResult, JobState, Page
+from docbatch.outputs.writers import DOCUMENT_SCHEMA, render, write_atomic
+
+
+def _job(tmp_path: Path) -> tuple[Document, JobResult]:
+    document = Document(source_id="a/r.pdf", path=tmp_path / "a" / "r.pdf", size=10, mtime_ns=1)
+    extraction = Extraction.from_pages(
+        "pdf", [Page(number=1, text="one"), Page(number=2, text="two")], title="R", metadata={"author": "A"}
+    )
+    result = JobResult(
+        source_id="a/r.pdf", state=JobState.SUCCEEDED, kind="pdf", processor="pdf",
+        processor_version="pdf/1.0", sha256="ab" * 32, extraction=extraction, pid=123,
+    )  # fmt: skip
+    return document, result
+
+
+def test_json_output_follows_the_schema(tmp_path: Path) -> None:
+    document, result = _job(tmp_path)
+    payload = json.loads(render(document, result, OutputFormat.JSON))
+    assert payload["schema"] == DOCUMENT_SCHEMA
+    assert payload["source"] == {"id": "a/r.pdf", "path": str(tmp_path / "a" / "r.pdf"), "size": 10, "sha256": "ab" * 32}
+    assert payload["pages"] == [{"number": 1, "text": "one"}, {"number": 2, "text": "two"}]
+    assert payload["text"] == "one\n\ntwo"
+    assert payload["stats"] == {"pages": 2, "characters": 8, "words": 2}
+
+
+def test_outputs_hold_nothing_that_changes_between_runs(tmp_path: Path) -> None:
+    document, result = _job(tmp_path)
+    other = result.model_copy(update={"pid": 999})
+    for fmt in OutputFormat:
+        assert render(document, result, fmt) == render(document, other, fmt)
+
+
+def test_markdown_and_text_outputs(tmp_path: Path) -> None:
+    document, result = _job(tmp_path)
+    markdown = render(document, result, OutputFormat.MD).decode()
+    assert markdown.startswith("# R\n") and "## Page 2\n\ntwo" in markdown
+    assert render(document, result, OutputFormat.TXT) == b"one\n\ntwo\n"
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "x.json"
+    write_atomic(target, b"first")
+    write_atomic(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert [path.name for path in target.parent.iterdir()] == ["x.json"]

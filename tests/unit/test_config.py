@@ -1,0 +1,29 @@
+import pytest
+
+from docbatch.config import parse_duration, parse_size
+from docbatch.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("5m", 300.0), ("2h", 7200.0), ("250ms", 0.25), ("1.5m", 90.0)]
+)
+def test_parses_durations_with_units(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "5 minutes", "-3s", "0"])
+def test_rejects_bad_durations_with_a_hint(text: str) -> None:
+    with pytest.raises(ConfigError, match="duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("512MB", 512_000_000), ("2GiB", 2 * 1024**3), ("100k", 100_000), ("4096", 4096)]
+)
+def test_parses_sizes_with_units(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_rejects_bad_sizes() -> None:
+    with pytest.raises(ConfigError, match="invalid size"):
+        parse_size("12 parsecs")
