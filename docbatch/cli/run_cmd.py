@@ -26,14 +26,25 @@ from docbatch.config import (
 )
 from docbatch.engine.progress import RunProgress
 from docbatch.errors import ConfigError
+from docbatch.processors.registry import load_custom_processor
+
+
+_FLAG_NAMES = {
+    "concurrency": "-j/--concurrency",
+    "timeout_s": "--timeout",
+    "max_jobs_per_worker": "--max-jobs-per-worker",
+    "max_file_size_bytes": "--max-file-size",
+    "paths": "PATH",
+    "manifests": "--manifest",
+}
 
 
 def _validation_message(error: ValidationError) -> str:
-    """Pydantic's errors as one line: `field: problem; field: problem`."""
+    """Pydantic's errors as one line, named by the flag the user typed: `--flag: problem; ...`."""
     parts = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"])
-        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+        field = str(item["loc"][-1]) if item["loc"] else "value"
+        parts.append(f"{_FLAG_NAMES.get(field, field)}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
@@ -53,11 +64,14 @@ def build_config(
 ) -> RunConfig:
     if not paths and not manifest:
         raise ConfigError("nothing to process: give one or more PATHs or --manifest FILE")
+    if processor:
+        # Fail before the batch, not once per document inside the workers.
+        load_custom_processor(processor)
     try:
         return RunConfig(
             sources=SourceConfig(paths=paths, manifests=manifest, include=include, exclude=exclude),
             pool=PoolConfig(
-                concurrency=concurrency or default_concurrency(),
+                concurrency=default_concurrency() if concurrency is None else concurrency,
                 timeout_s=parse_duration(timeout),
                 max_jobs_per_worker=max_jobs_per_worker,
             ),
