@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up the locked environment and run every check: lint, format, strict types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check uv
+python3 -m uv sync --frozen --quiet
+python3 -m uv run --frozen ruff check .
+python3 -m uv run --frozen ruff format --check .
+python3 -m uv run --frozen mypy
+python3 -m uv run --frozen pytest "$@"
