@@ -111,3 +111,34 @@ def test_workers_die_with_a_sigkilled_coordinator(tmp_path: Path) -> None:
     coordinator.wait()
     gone, alive = psutil.wait_procs(workers, timeout=2.0)
     assert not alive, f"workers outlived the coordinator: {[p.pid for p in alive]}"
+
+
+def test_ctrl_c_writes_an_interrupted_report_and_exits_4(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("hang0.txt", "hang1.txt", "later.txt"):
+        (docs / name).write_text("x")
+    coordinator = subprocess.Popen(
+        [sys.executable, "-m", "docbatch", "run", str(docs), "-j", "2", "-q",
+         "--processor", "tests.helpers.processors:misbehave"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    ledger = tmp_path / ".docbatch" / "ledger.sqlite"
+    deadline = time.monotonic() + 60
+    import sqlite3
+
+    running = 0
+    while time.monotonic() < deadline and running < 2:
+        time.sleep(0.1)
+        if ledger.exists():
+            try:
+                with sqlite3.connect(ledger) as db:
+                    running = db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[0]
+            except sqlite3.OperationalError:
+                running = 0
+    assert running == 2, "the hanging jobs never started"
+    coordinator.send_signal(signal.SIGINT)
+    assert coordinator.wait(timeout=30) == 4
+    report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
+    assert report["status"] == "interrupted"
+    assert (report["counts"]["cancelled"], report["counts"]["pending"]) == (2, 1)
