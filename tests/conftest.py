@@ -26,7 +26,9 @@ def sample_docs() -> Path:
 def make_config(tmp_path: Path) -> Callable[..., RunConfig]:
     """RunConfig for a tmp output and state folder; keyword arguments override the parts."""
 
-    def factory(*paths: Path, concurrency: int = 2, timeout_s: float = 60.0, **overrides: object) -> RunConfig:
+    def factory(
+        *paths: Path, concurrency: int = 2, timeout_s: float = 60.0, **overrides: object
+    ) -> RunConfig:
         fields: dict[str, object] = {
             "sources": SourceConfig(paths=list(paths)),
             "pool": PoolConfig(concurrency=concurrency, timeout_s=timeout_s),
@@ -39,7 +41,9 @@ def make_config(tmp_path: Path) -> Callable[..., RunConfig]:
     return factory
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess, as a user or cron would run it (no terminal)."""
     environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(

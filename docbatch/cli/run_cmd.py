@@ -28,7 +28,6 @@ from docbatch.engine.progress import RunProgress
 from docbatch.errors import ConfigError
 from docbatch.processors.registry import load_custom_processor
 
-
 _FLAG_NAMES = {
     "concurrency": "-j/--concurrency",
     "timeout_s": "--timeout",

@@ -36,7 +36,11 @@ def test_exit_0_when_every_document_succeeds_or_is_skipped(sample_docs: Path, tm
     result = run_cli("run", str(sample_docs), "--exclude", "broken", "--format", "md", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    assert (tmp_path / "docbatch-out" / "office" / "board-minutes.docx.md").read_text().startswith("# Board minutes")
+    assert (
+        (tmp_path / "docbatch-out" / "office" / "board-minutes.docx.md")
+        .read_text()
+        .startswith("# Board minutes")
+    )
 
 
 def test_missing_path_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -80,10 +84,13 @@ def test_processors_lists_every_format_with_its_library_version(tmp_path: Path) 
 def test_help_is_fast_because_it_imports_no_heavy_module() -> None:
     code = (
         "import sys, docbatch.cli.app as app\n"
-        "heavy = {'rich', 'pypdfium2', 'docx', 'pptx', 'pebble', 'selectolax', 'python_calamine', 'sqlite3'}\n"
+        "heavy = {'rich', 'pypdfium2', 'docx', 'pptx', 'pebble', 'selectolax', 'python_calamine',"
+        " 'sqlite3'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -133,7 +140,9 @@ def test_ctrl_c_writes_an_interrupted_report_and_exits_4(tmp_path: Path) -> None
         if ledger.exists():
             try:
                 with sqlite3.connect(ledger) as db:
-                    running = db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[0]
+                    running = db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[
+                        0
+                    ]
             except sqlite3.OperationalError:
                 running = 0
     assert running == 2, "the hanging jobs never started"

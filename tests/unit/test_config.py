@@ -5,7 +5,8 @@ from docbatch.errors import ConfigError
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("5m", 300.0), ("2h", 7200.0), ("250ms", 0.25), ("1.5m", 90.0)]
+    ("text", "seconds"),
+    [("90", 90.0), ("90s", 90.0), ("5m", 300.0), ("2h", 7200.0), ("250ms", 0.25), ("1.5m", 90.0)],
 )
 def test_parses_durations_with_units(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds

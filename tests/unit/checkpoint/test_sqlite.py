@@ -17,17 +17,34 @@ def _run(ledger: SqliteLedger, run_id: str) -> None:
 def test_records_every_state_change_and_the_current_state(tmp_path: Path) -> None:
     ledger = SqliteLedger.open(tmp_path)
     _run(ledger, "r1")
-    ledger.apply([
-        LedgerEvent("r1", "a.pdf", JobState.RUNNING, 1.0, attempt=1, path="a.pdf", size=5, mtime_ns=7),
-        LedgerEvent("r1", "b.pdf", JobState.SKIPPED, 1.0, message="empty file"),
-    ])
-    ledger.apply([
-        LedgerEvent("r1", "a.pdf", JobState.SUCCEEDED, 2.0, attempt=1, sha256="s", recipe_hash="h", output_path="o"),
-    ])
-    ledger.finish_run("r1", status="finished", finished_at=3.0, exit_code=0, report_path="r.json", counts_json="{}")
+    ledger.apply(
+        [
+            LedgerEvent("r1", "a.pdf", JobState.RUNNING, 1.0, attempt=1, path="a.pdf", size=5, mtime_ns=7),
+            LedgerEvent("r1", "b.pdf", JobState.SKIPPED, 1.0, message="empty file"),
+        ]
+    )
+    ledger.apply(
+        [
+            LedgerEvent(
+                "r1",
+                "a.pdf",
+                JobState.SUCCEEDED,
+                2.0,
+                attempt=1,
+                sha256="s",
+                recipe_hash="h",
+                output_path="o",
+            ),
+        ]
+    )
+    ledger.finish_run(
+        "r1", status="finished", finished_at=3.0, exit_code=0, report_path="r.json", counts_json="{}"
+    )
     events = ledger.query("SELECT source_id, state FROM events WHERE run_id = 'r1' ORDER BY id")
     assert events == [("a.pdf", "running"), ("b.pdf", "skipped"), ("a.pdf", "succeeded")]
-    row = ledger.query("SELECT state, size, mtime_ns, sha256, recipe_hash, attempts FROM documents WHERE source_id='a.pdf'")
+    row = ledger.query(
+        "SELECT state, size, mtime_ns, sha256, recipe_hash, attempts FROM documents WHERE source_id='a.pdf'"
+    )
     assert row == [("succeeded", 5, 7, "s", "h", 1)]
     assert ledger.query("SELECT status, exit_code FROM runs") == [("finished", 0)]
 

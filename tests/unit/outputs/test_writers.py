@@ -22,7 +22,12 @@ def test_json_output_follows_the_schema(tmp_path: Path) -> None:
     document, result = _job(tmp_path)
     payload = json.loads(render(document, result, OutputFormat.JSON))
     assert payload["schema"] == DOCUMENT_SCHEMA
-    assert payload["source"] == {"id": "a/r.pdf", "path": str(tmp_path / "a" / "r.pdf"), "size": 10, "sha256": "ab" * 32}
+    assert payload["source"] == {
+        "id": "a/r.pdf",
+        "path": str(tmp_path / "a" / "r.pdf"),
+        "size": 10,
+        "sha256": "ab" * 32,
+    }
     assert payload["pages"] == [{"number": 1, "text": "one"}, {"number": 2, "text": "two"}]
     assert payload["text"] == "one\n\ntwo"
     assert payload["stats"] == {"pages": 2, "characters": 8, "words": 2}

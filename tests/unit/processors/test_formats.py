@@ -16,7 +16,12 @@ def _run(path: Path) -> JobResult:
     ("relative", "kind", "title", "expected_text"),
     [
         ("annual-report-2025.pdf", "pdf", "Harbor Lane Library - Annual Report 2025", "48,210 items"),
-        ("office/board-minutes.docx", "docx", "Board minutes, 12 February 2026", "Tender for roof survey | R. Sato"),
+        (
+            "office/board-minutes.docx",
+            "docx",
+            "Board minutes, 12 February 2026",
+            "Tender for roof survey | R. Sato",
+        ),
         ("office/budget-2026.xlsx", "spreadsheet", None, "Building\t61000\t88900\t0.457"),
         ("office/year-in-review.pptx", "pptx", "Harbor Lane Library in 2025", "Notes: Thank the volunteers."),
         ("office/reading-group.odt", "odt", "Reading group list", "March: Middlemarch, chapters 1 to 20."),
