@@ -128,3 +128,30 @@ class RunConfig(BaseModel):
     def recipe_options(self) -> dict[str, str | int | None]:
         """Options that change what a document's output holds (part of the recipe hash)."""
         return {"format": self.output.format.value, "processor_override": self.processor_override}
+
+
+CONFIG_FILE = "docbatch.toml"
+# Option names whose Python parameter is spelled differently (to avoid shadowing a builtin).
+_PARAMETER_ALIASES = {"format": "fmt"}
+
+
+def load_config_file(path: Path | None = None) -> dict[str, dict[str, object]]:
+    """Per-command defaults from docbatch.toml (or $DOCBATCH_CONFIG): `[run]` holds option names as
+    spelled on the command line without dashes (`timeout = "5m"`, `max-file-size = "200MB"`).
+    Flags and DOCBATCH_* variables still win over it. A missing file means no defaults."""
+    import tomllib
+
+    path = path or Path(os.environ.get("DOCBATCH_CONFIG", CONFIG_FILE))
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read configuration: {error}") from error
+    defaults: dict[str, dict[str, object]] = {}
+    for command, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{command}] must be a table of options")
+        options = {key.replace("-", "_"): value for key, value in table.items()}
+        defaults[command] = {_PARAMETER_ALIASES.get(name, name): value for name, value in options.items()}
+    return defaults

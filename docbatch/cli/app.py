@@ -8,6 +8,7 @@ import typer
 
 from docbatch import __version__
 from docbatch.cli import processors_cmd, run_cmd
+from docbatch.config import load_config_file
 from docbatch.errors import DocbatchError, ExitCode
 
 app = typer.Typer(
@@ -39,7 +40,7 @@ def root(
 
 def main() -> None:
     try:
-        app(standalone_mode=True)
+        app(standalone_mode=True, default_map=load_config_file())
     except DocbatchError as error:
         print(f"docbatch: error: {error}", file=sys.stderr)
         sys.exit(int(error.exit_code))

@@ -24,7 +24,7 @@ def output_path(root: Path, source_id: str, fmt: OutputFormat) -> Path:
     """`a/report.pdf` -> `<root>/a/report.pdf.json`: the tree mirrored, the source extension kept."""
     if fmt is OutputFormat.JSONL:
         return root / JSONL_STREAM_NAME
-    parts = [part for part in PurePosixPath(source_id.replace("\\", "/")).parts if part not in ("", ".", "/")]
+    parts = [part for part in PurePosixPath(source_id).parts if part not in ("", ".", "/")]
     if not parts or ".." in parts or "\x00" in source_id:
         raise UnsafeOutputPath(f"source id {source_id!r} cannot be mapped to a path inside the output folder")
     candidate = root.joinpath(*parts[:-1], parts[-1] + _SUFFIX[fmt])

@@ -151,3 +151,20 @@ def test_ctrl_c_writes_an_interrupted_report_and_exits_4(tmp_path: Path) -> None
     report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
     assert report["status"] == "interrupted"
     assert (report["counts"]["cancelled"], report["counts"]["pending"]) == (2, 1)
+
+
+def test_docbatch_toml_sets_defaults_that_flags_override(sample_docs: Path, tmp_path: Path) -> None:
+    (tmp_path / "docbatch.toml").write_text('[run]\ntimeout = "7s"\nformat = "txt"\noutput = "from-toml"\n')
+    assert run_cli("run", str(sample_docs), "-q", cwd=tmp_path).returncode == 1
+    report = json.loads((tmp_path / "from-toml" / "report.json").read_text())
+    assert report["config"]["pool"]["timeout_s"] == 7.0 and report["config"]["output"]["format"] == "txt"
+    assert run_cli("run", str(sample_docs), "-q", "--timeout", "9s", cwd=tmp_path).returncode == 1
+    report = json.loads((tmp_path / "from-toml" / "report.json").read_text())
+    assert report["config"]["pool"]["timeout_s"] == 9.0
+
+
+def test_unreadable_docbatch_toml_is_a_usage_error(sample_docs: Path, tmp_path: Path) -> None:
+    (tmp_path / "docbatch.toml").write_text("[run]\ntimeout = \n")
+    result = run_cli("run", str(sample_docs), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("docbatch: error: docbatch.toml: cannot read configuration")
