@@ -19,7 +19,7 @@ from docbatch.errors import DocumentError, UnsupportedDocument
 from docbatch.models import ErrorKind, JobResult, JobSpec, JobState, StageTimes
 from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.registry import default_registry, load_custom_processor
-from docbatch.processors.sniff import HEAD_BYTES, detect
+from docbatch.processors.sniff import EXTENSION_KINDS, HEAD_BYTES, detect
 
 _KEEP_IN_MEMORY_BYTES = 64 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1
@@ -73,12 +73,16 @@ def run_job(spec: JobSpec) -> JobResult:
         times.read_s = time.perf_counter() - started
         mark = time.perf_counter()
         processor: Processor
+        extension = path.suffix.lower().lstrip(".")
+        # Provisional, so that a document failing detection is still counted under its claimed type.
+        result.kind = EXTENSION_KINDS.get(extension)
+        warning = None
         if spec.processor_override:
             processor = load_custom_processor(spec.processor_override)
             kind = processor.kinds[0]
         else:
-            detection = detect(path, path.suffix.lower().lstrip("."), head)
-            kind = detection.kind
+            detection = detect(path, extension, head)
+            kind, warning = detection.kind, detection.warning
             found = default_registry().for_kind(kind)
             if found is None:
                 raise UnsupportedDocument(f"no processor for type {kind}")
@@ -88,8 +92,8 @@ def run_job(spec: JobSpec) -> JobResult:
         mark = time.perf_counter()
         source = SourceFile(path=path, size=spec.size, head=head, options=dict(spec.options), _data=data)
         extraction = processor.extract(source, kind)
-        if not spec.processor_override and detection.warning:
-            extraction.warnings.insert(0, detection.warning)
+        if warning:
+            extraction.warnings.insert(0, warning)
         times.extract_s = time.perf_counter() - mark
         result.extraction = extraction
         result.state = JobState.SUCCEEDED
