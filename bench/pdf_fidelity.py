@@ -34,9 +34,7 @@ def char_overlap(ours: str, theirs: str) -> float:
 
 
 def poppler_text(path: Path) -> str | None:
-    result = subprocess.run(
-        ["pdftotext", "-q", "-enc", "UTF-8", str(path), "-"], capture_output=True, timeout=120
-    )
+    result = subprocess.run(["pdftotext", "-q", "-enc", "UTF-8", str(path), "-"], capture_output=True, timeout=120)
     return result.stdout.decode("utf-8", errors="replace") if result.returncode == 0 else None
 
 
@@ -59,10 +57,7 @@ def main() -> None:
     total_ours = sum(n for *_, n, _ in scores)
     total_theirs = sum(n for *_, n in scores)
     print(f"PDFs compared: {len(scores)}  words docbatch: {total_ours}  words pdftotext: {total_theirs}")
-    print(
-        f"word-sequence similarity: median {statistics.median(ratios):.3f}, "
-        f"mean {statistics.fmean(ratios):.3f}"
-    )
+    print(f"word-sequence similarity: median {statistics.median(ratios):.3f}, mean {statistics.fmean(ratios):.3f}")
     print(f"documents >= 0.95: {sum(r >= 0.95 for r in ratios)}, >= 0.90: {sum(r >= 0.9 for r in ratios)}")
     print(
         f"character overlap: median {statistics.median(overlaps):.3f}, "

@@ -92,9 +92,7 @@ class PoolConfig(BaseModel):
     timeout_s: float = Field(
         default=120.0, gt=0, description="Seconds one document may take before its worker is killed."
     )
-    max_jobs_per_worker: int = Field(
-        default=500, ge=0, description="Recycle a worker after this many jobs (0: never)."
-    )
+    max_jobs_per_worker: int = Field(default=500, ge=0, description="Recycle a worker after this many jobs (0: never).")
     queue_size: int = Field(default=1024, ge=1, description="Documents discovered ahead of the workers.")
 
 
@@ -123,6 +121,10 @@ class RunConfig(BaseModel):
         default=None,
         description="module:function used for every document instead of the built-in processors.",
     )
+    force: bool = Field(default=False, description="Process every document, even those already done.")
+    retry_dead: bool = Field(default=False, description="Process again documents that died of a permanent error.")
+    verify: bool = Field(default=False, description="Compare content hashes, not only size and mtime, before skipping.")
+    parent_run_id: str | None = Field(default=None, description="The run that retry-failed re-runs.")
     command: list[str] = Field(default_factory=list, description="The command line, recorded in the report.")
 
     def recipe_options(self) -> dict[str, str | int | None]:

@@ -59,9 +59,7 @@ class Document(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    source_id: str = Field(
-        description="Identity in the ledger: path relative to its root, or the manifest id."
-    )
+    source_id: str = Field(description="Identity in the ledger: path relative to its root, or the manifest id.")
     path: Path
     size: int
     mtime_ns: int
@@ -114,9 +112,7 @@ class Extraction(BaseModel):
     ) -> Extraction:
         """Build an extraction whose full text is its pages joined by blank lines."""
         text = "\n\n".join(page.text for page in pages if page.text)
-        return cls(
-            kind=kind, title=title, metadata=metadata or {}, pages=pages, text=text, warnings=warnings or []
-        )
+        return cls(kind=kind, title=title, metadata=metadata or {}, pages=pages, text=text, warnings=warnings or [])
 
 
 class StageTimes(BaseModel):

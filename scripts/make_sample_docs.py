@@ -146,9 +146,7 @@ def make_text_files(folder: Path) -> None:
         writer.writerow(["isbn", "title", "loans"])
         writer.writerow(["9780141439518", "Pride and Prejudice", 112])
         writer.writerow(["9780099518471", "The Road, a novel", 87])
-    (folder / "branches.tsv").write_text(
-        "branch\topened\nHarbor Lane\t1962\nMill Street\t1998\n", encoding="utf-8"
-    )
+    (folder / "branches.tsv").write_text("branch\topened\nHarbor Lane\t1962\nMill Street\t1998\n", encoding="utf-8")
     (folder / "catalogue.json").write_text(
         json.dumps(
             {
@@ -177,9 +175,7 @@ def make_eml(path: Path) -> None:
     message["Date"] = "Fri, 13 Mar 2026 16:02:00 +0000"
     message["Message-ID"] = "<tender-2026-03@harborlane.example>"
     message.set_content("Dear all,\n\nThe roof survey tender closes on 1 April. Please send names.\n\nAna\n")
-    message.add_alternative(
-        "<p>Dear all,</p><p>The roof survey tender closes on <b>1 April</b>.</p>", subtype="html"
-    )
+    message.add_alternative("<p>Dear all,</p><p>The roof survey tender closes on <b>1 April</b>.</p>", subtype="html")
     message.add_attachment(b"scope of works\n", maintype="text", subtype="plain", filename="scope.txt")
     path.write_bytes(bytes(message))
 
@@ -260,9 +256,7 @@ def make_epub(path: Path) -> None:
             ("OEBPS/book.opf", opf),
             (
                 "OEBPS/ch1.xhtml",
-                chapter(
-                    "The reading room", "The reading room opened in 1962 above the harbour master's office."
-                ),
+                chapter("The reading room", "The reading room opened in 1962 above the harbour master's office."),
             ),
             (
                 "OEBPS/ch2.xhtml",

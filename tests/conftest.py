@@ -26,9 +26,7 @@ def sample_docs() -> Path:
 def make_config(tmp_path: Path) -> Callable[..., RunConfig]:
     """RunConfig for a tmp output and state folder; keyword arguments override the parts."""
 
-    def factory(
-        *paths: Path, concurrency: int = 2, timeout_s: float = 60.0, **overrides: object
-    ) -> RunConfig:
+    def factory(*paths: Path, concurrency: int = 2, timeout_s: float = 60.0, **overrides: object) -> RunConfig:
         fields: dict[str, object] = {
             "sources": SourceConfig(paths=list(paths)),
             "pool": PoolConfig(concurrency=concurrency, timeout_s=timeout_s),

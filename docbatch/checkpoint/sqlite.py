@@ -66,6 +66,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_run ON events (run_id, state);
 CREATE INDEX documents_by_state ON documents (state);
+CREATE INDEX documents_by_run ON documents (last_run_id, state);
 """
 
 _INSERT_EVENT = """
@@ -88,7 +89,7 @@ ON CONFLICT (source_id) DO UPDATE SET
     sha256 = coalesce(excluded.sha256, sha256),
     kind = coalesce(excluded.kind, kind),
     state = excluded.state,
-    recipe_hash = CASE WHEN excluded.state = 'succeeded' THEN excluded.recipe_hash ELSE recipe_hash END,
+    recipe_hash = coalesce(excluded.recipe_hash, recipe_hash),
     attempts = attempts + excluded.attempts,
     last_run_id = excluded.last_run_id,
     error_kind = excluded.error_kind,
@@ -122,9 +123,7 @@ class SqliteLedger:
             if version == 0:
                 connection.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
             elif version != SCHEMA_VERSION:
-                raise LedgerError(
-                    f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}"
-                )
+                raise LedgerError(f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as error:
             raise LedgerError(f"{path}: cannot open the ledger: {error}") from error
         return cls(connection, path)

@@ -78,8 +78,7 @@ class _PlainView:
     def _emit_failures(self) -> None:
         for failure in self.progress.failures[self._failures_shown :]:
             print(
-                f"{_stamp()} docbatch {failure.state} {failure.error_kind} {failure.source_id}: "
-                f"{failure.message}",
+                f"{_stamp()} docbatch {failure.state} {failure.error_kind} {failure.source_id}: {failure.message}",
                 file=sys.stderr,
             )
         self._failures_shown = len(self.progress.failures)
@@ -139,9 +138,7 @@ class _LiveView:
         progress, rates = self.progress, _Rates(self.progress)
         total = max(progress.discovered, 1)
         header = Table.grid(padding=(0, 2))
-        bar = ProgressBar(
-            total=total if progress.discovery_done else None, completed=progress.finished, width=40
-        )
+        bar = ProgressBar(total=total if progress.discovery_done else None, completed=progress.finished, width=40)
         eta = (
             human_seconds(rates.eta)
             if rates.eta is not None

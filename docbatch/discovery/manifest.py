@@ -102,7 +102,5 @@ def _entry(base: Path, label: str, line_number: int, row: dict[str, Any] | str) 
         return Skip(source_id=source_id, path=path, reason=f"bad manifest line {where}: {error}")
     options = row.get("options") or {}
     if not isinstance(options, dict):
-        return Skip(
-            source_id=source_id, path=path, reason=f"bad manifest line {where}: options must be an object"
-        )
+        return Skip(source_id=source_id, path=path, reason=f"bad manifest line {where}: options must be an object")
     return document_from_stat(path, source_id, priority=priority, options=options)

@@ -35,9 +35,7 @@ def walk_root(root: Path, prefix: str, path_filter: PathFilter) -> Iterator[Docu
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as error:
-            yield Skip(
-                source_id=rel_folder or ".", path=Path(folder), reason=f"cannot list folder: {error.strerror}"
-            )
+            yield Skip(source_id=rel_folder or ".", path=Path(folder), reason=f"cannot list folder: {error.strerror}")
             continue
         subfolders: list[tuple[str, str]] = []
         for entry in entries:
@@ -60,9 +58,7 @@ def _classify(
         if not os.path.exists(entry.path):
             return Skip(source_id=relative, path=path, reason="dangling symlink")
         if not _inside(target, root_real):
-            return Skip(
-                source_id=relative, path=path, reason="symlink points outside its root (not followed)"
-            )
+            return Skip(source_id=relative, path=path, reason="symlink points outside its root (not followed)")
     try:
         is_dir = entry.is_dir(follow_symlinks=True)
     except OSError as error:

@@ -102,9 +102,7 @@ async def run_batch(
         status = "failed"
     report = build_report(run.run_id, config, run.progress, executor.name, status, cpu_before, ledger.path)
     report_path = config.output.root / REPORT_NAME
-    await asyncio.to_thread(
-        write_atomic, report_path, dumps_pretty(report.model_dump(mode="json", by_alias=True))
-    )
+    await asyncio.to_thread(write_atomic, report_path, dumps_pretty(report.model_dump(mode="json", by_alias=True)))
     ledger.finish_run(
         run.run_id,
         status=status,
@@ -121,9 +119,7 @@ async def run_batch(
 
 
 async def _process_all(run: _Run) -> None:
-    slots = [
-        asyncio.create_task(_slot(run), name=f"slot-{index}") for index in range(run.config.pool.concurrency)
-    ]
+    slots = [asyncio.create_task(_slot(run), name=f"slot-{index}") for index in range(run.config.pool.concurrency)]
     feeder = asyncio.create_task(_feed(run), name="discovery")
     try:
         await feeder

@@ -34,7 +34,5 @@ def output_path(root: Path, source_id: str, fmt: OutputFormat) -> Path:
         os.path.join(resolved_root, REPORT_NAME),
         os.path.join(resolved_root, JSONL_STREAM_NAME),
     ):
-        raise UnsafeOutputPath(
-            f"output for {source_id!r} would land outside the output folder or on the report"
-        )
+        raise UnsafeOutputPath(f"output for {source_id!r} would land outside the output folder or on the report")
     return candidate

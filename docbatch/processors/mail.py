@@ -47,8 +47,7 @@ class EmailProcessor(Processor):
         attachments = [
             part.get_filename() or part.get_content_type()
             for part in message.walk()
-            if not part.is_multipart()
-            and (part.get_filename() or part.get_content_disposition() == "attachment")
+            if not part.is_multipart() and (part.get_filename() or part.get_content_disposition() == "attachment")
         ]
         metadata["attachments"] = list[JsonValue](attachments)
         if not bodies and len(metadata) == 1 and not attachments:

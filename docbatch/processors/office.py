@@ -50,9 +50,7 @@ class DocxProcessor(Processor):
         metadata["tables"] = len(document.tables)
         title = metadata.get("title")
         if not isinstance(title, str):
-            title = next(
-                (p.text.strip() for p in document.paragraphs if _is_title(p) and p.text.strip()), None
-            )
+            title = next((p.text.strip() for p in document.paragraphs if _is_title(p) and p.text.strip()), None)
         return Extraction(kind="docx", title=title, metadata=metadata, text="\n".join(blocks))
 
 

@@ -62,11 +62,7 @@ class OdtProcessor(Processor):
                 meta = parse_xml(read_part(archive, "meta.xml"), "meta.xml") if "meta.xml" in names else None
         except zipfile.BadZipFile as error:
             raise CorruptDocument(f"broken ZIP container: {error}") from error
-        lines = [
-            _paragraph_text(element)
-            for element in content.iter()
-            if element.tag in (f"{_TEXT}p", f"{_TEXT}h")
-        ]
+        lines = [_paragraph_text(element) for element in content.iter() if element.tag in (f"{_TEXT}p", f"{_TEXT}h")]
         metadata: dict[str, JsonValue] = {}
         if meta is not None:
             for tag, key in (

@@ -89,9 +89,7 @@ def _json_lines(text: str, encoding: str) -> Extraction:
             records.append(dumps_compact(loads(line)).decode("utf-8"))
         except ValueError as error:
             raise CorruptDocument(f"invalid JSON on line {number}: {error}") from error
-    return Extraction(
-        kind="jsonl", metadata={"encoding": encoding, "records": len(records)}, text="\n".join(records)
-    )
+    return Extraction(kind="jsonl", metadata={"encoding": encoding, "records": len(records)}, text="\n".join(records))
 
 
 def _shape(value: Any) -> dict[str, JsonValue]:

@@ -69,7 +69,5 @@ class RtfProcessor(Processor):
         except LookupError:
             text = rtf_to_text(raw, encoding="cp1252", errors="replace")
         text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip("\n")
-        warnings = (
-            [] if raw.count("{") == raw.count("}") else ["unbalanced braces: the file may be cut short"]
-        )
+        warnings = [] if raw.count("{") == raw.count("}") else ["unbalanced braces: the file may be cut short"]
         return Extraction(kind="rtf", metadata={"codepage": encoding}, text=text, warnings=warnings)

@@ -18,14 +18,8 @@ def read_part(archive: zipfile.ZipFile, name: str) -> bytes:
         raise CorruptDocument(f"missing part {name!r}") from error
     if info.file_size > MAX_PART_BYTES:
         raise DocumentTooLarge(f"part {name!r} unpacks to {info.file_size} bytes")
-    if (
-        info.compress_size
-        and info.file_size > 1024 * 1024
-        and info.file_size / info.compress_size > MAX_RATIO
-    ):
-        raise DocumentTooLarge(
-            f"part {name!r} has a compression ratio over {MAX_RATIO} (a decompression bomb?)"
-        )
+    if info.compress_size and info.file_size > 1024 * 1024 and info.file_size / info.compress_size > MAX_RATIO:
+        raise DocumentTooLarge(f"part {name!r} has a compression ratio over {MAX_RATIO} (a decompression bomb?)")
     try:
         return archive.read(info)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as error:

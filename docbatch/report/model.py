@@ -65,9 +65,7 @@ class SlowDocument(BaseModel):
 class Resources(BaseModel):
     peak_worker_rss_bytes: int = 0
     coordinator_peak_rss_bytes: int = 0
-    cpu_utilisation: float = Field(
-        default=0.0, description="(user+sys of coordinator and workers) / (wall x cores)"
-    )
+    cpu_utilisation: float = Field(default=0.0, description="(user+sys of coordinator and workers) / (wall x cores)")
 
 
 class RunReport(BaseModel):

@@ -36,19 +36,13 @@ def test_exit_0_when_every_document_succeeds_or_is_skipped(sample_docs: Path, tm
     result = run_cli("run", str(sample_docs), "--exclude", "broken", "--format", "md", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    assert (
-        (tmp_path / "docbatch-out" / "office" / "board-minutes.docx.md")
-        .read_text()
-        .startswith("# Board minutes")
-    )
+    assert (tmp_path / "docbatch-out" / "office" / "board-minutes.docx.md").read_text().startswith("# Board minutes")
 
 
 def test_missing_path_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = run_cli("run", "no/such/folder", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "docbatch: error: PATH: no such file or folder: no/such/folder"
-    ]
+    assert result.stderr.strip().splitlines() == ["docbatch: error: PATH: no such file or folder: no/such/folder"]
 
 
 def test_bad_values_and_flags_exit_2_without_a_traceback(sample_docs: Path, tmp_path: Path) -> None:
@@ -88,9 +82,7 @@ def test_help_is_fast_because_it_imports_no_heavy_module() -> None:
         " 'sqlite3'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"
 
 
@@ -140,9 +132,7 @@ def test_ctrl_c_writes_an_interrupted_report_and_exits_4(tmp_path: Path) -> None
         if ledger.exists():
             try:
                 with sqlite3.connect(ledger) as db:
-                    running = db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[
-                        0
-                    ]
+                    running = db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[0]
             except sqlite3.OperationalError:
                 running = 0
     assert running == 2, "the hanging jobs never started"

@@ -28,9 +28,7 @@ def test_corpus_run_reconciles_and_succeeds_on_well_formed_documents(tmp_path: P
     )
     assert counts["pending"] == counts["cancelled"] == 0
     assert all(failure["error_kind"] for failure in report["failures"])
-    well_formed = [
-        p for p in CORPUS.rglob("*") if p.is_file() and "malformed" not in p.relative_to(CORPUS).parts
-    ]
+    well_formed = [p for p in CORPUS.rglob("*") if p.is_file() and "malformed" not in p.relative_to(CORPUS).parts]
     failed = {f["source_id"] for f in report["failures"]}
     skipped = {s["source_id"] for s in report["skipped"]}
     succeeded = [p for p in well_formed if p.relative_to(CORPUS).as_posix() not in failed | skipped]

@@ -67,10 +67,7 @@ async def test_outputs_are_byte_identical_across_runs(
     await run_batch(second)
     for output in first.output.root.rglob("*.json"):
         if output.name != "report.json":
-            assert (
-                output.read_bytes()
-                == (tmp_path / "again" / output.relative_to(first.output.root)).read_bytes()
-            )
+            assert output.read_bytes() == (tmp_path / "again" / output.relative_to(first.output.root)).read_bytes()
 
 
 async def test_a_hung_document_is_killed_at_its_timeout_and_the_others_succeed(
@@ -130,15 +127,11 @@ async def test_start_order_follows_priority_then_discovery_order(
     assert log.read_text().split() == [f"{n}.txt" for n in ["n1", "c1", "c2", "h1", "h2", "n2", "l1", "l2"]]
 
 
-async def test_jsonl_output_is_one_line_per_document(
-    sample_docs: Path, make_config: Callable[..., RunConfig]
-) -> None:
+async def test_jsonl_output_is_one_line_per_document(sample_docs: Path, make_config: Callable[..., RunConfig]) -> None:
     from docbatch.config import OutputConfig
 
     config = make_config(sample_docs)
-    config = config.model_copy(
-        update={"output": OutputConfig(root=config.output.root, format=OutputFormat.JSONL)}
-    )
+    config = config.model_copy(update={"output": OutputConfig(root=config.output.root, format=OutputFormat.JSONL)})
     await run_batch(config)
     lines = (config.output.root / "documents.jsonl").read_text().splitlines()
     assert len(lines) == 15

@@ -37,9 +37,7 @@ def test_records_every_state_change_and_the_current_state(tmp_path: Path) -> Non
             ),
         ]
     )
-    ledger.finish_run(
-        "r1", status="finished", finished_at=3.0, exit_code=0, report_path="r.json", counts_json="{}"
-    )
+    ledger.finish_run("r1", status="finished", finished_at=3.0, exit_code=0, report_path="r.json", counts_json="{}")
     events = ledger.query("SELECT source_id, state FROM events WHERE run_id = 'r1' ORDER BY id")
     assert events == [("a.pdf", "running"), ("b.pdf", "skipped"), ("a.pdf", "succeeded")]
     row = ledger.query(

@@ -1,0 +1,83 @@
+"""Deciding, before any byte is read, whether a document needs work (ARCHITECTURE.md, "The ledger").
+
+Done means: a succeeded attempt with the same fingerprint (size and mtime; the content hash too with
+--verify) and the same recipe hash (processor, its library version, and the options that shape the
+output). A dead document whose fingerprint and recipe are unchanged stays dead unless --retry-dead.
+Anything else (new, changed, failed, cancelled, left running by a crash) is processed.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+
+from docbatch.checkpoint.reader import DocumentRow, LedgerReader
+from docbatch.config import RunConfig
+from docbatch.models import Document, JobState
+from docbatch.processors.base import library_version
+from docbatch.processors.registry import default_registry, load_custom_processor
+from docbatch.processors.sniff import EXTENSION_KINDS
+from docbatch.serialization import stable_hash
+
+
+class Verdict(enum.Enum):
+    PROCESS = "process"
+    UP_TO_DATE = "up_to_date"
+    STILL_DEAD = "still_dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    verdict: Verdict
+    recipe_hash: str
+    attempt: int
+    previous: DocumentRow | None = None
+
+
+class Planner:
+    def __init__(self, config: RunConfig, reader: LedgerReader | None) -> None:
+        self._config = config
+        self._reader = reader
+        self._all_versions = _all_processor_versions()
+
+    def recipe_hash(self, document: Document) -> str:
+        """The recipe a document will be processed with, known from its extension alone."""
+        if self._config.processor_override:
+            processor = load_custom_processor(self._config.processor_override).version()
+        else:
+            found = default_registry().for_kind(EXTENSION_KINDS.get(document.extension, ""))
+            # Unknown extensions are sniffed by content, so any processor may read them.
+            processor = found.version() if found is not None else self._all_versions
+        return stable_hash([processor, self._config.recipe_options(), document.options])
+
+    def plan(self, document: Document) -> Plan:
+        recipe = self.recipe_hash(document)
+        previous = self._reader.document(document.source_id) if self._reader is not None else None
+        attempt = (previous.attempts if previous else 0) + 1
+        if previous is None or self._config.force:
+            return Plan(Verdict.PROCESS, recipe, attempt, previous)
+        unchanged = (
+            previous.size == document.size and previous.mtime_ns == document.mtime_ns and previous.recipe_hash == recipe
+        )
+        done = unchanged and previous.state == JobState.SUCCEEDED.value
+        if done and (not self._config.verify or _sha256(document) == previous.sha256):
+            return Plan(Verdict.UP_TO_DATE, recipe, attempt, previous)
+        if unchanged and previous.state == JobState.DEAD.value and not self._config.retry_dead:
+            return Plan(Verdict.STILL_DEAD, recipe, attempt, previous)
+        return Plan(Verdict.PROCESS, recipe, attempt, previous)
+
+
+def _all_processor_versions() -> str:
+    return ",".join(f"{row.name}/{library_version(row.library)}" for row in default_registry().describe())
+
+
+def _sha256(document: Document) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(document.path, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
