@@ -121,6 +121,10 @@ class RunConfig(BaseModel):
         default=None,
         description="module:function used for every document instead of the built-in processors.",
     )
+    grace_s: float = Field(default=30.0, ge=0, description="Seconds running jobs get to finish after a stop request.")
+    max_runtime_s: float | None = Field(default=None, gt=0, description="Stop admitting documents after this long.")
+    max_failures: str | None = Field(default=None, description="Stop after this many failures (50) or this share (5%).")
+    wait_lock_s: float = Field(default=0.0, ge=0, description="Wait this long for another run's lock before giving up.")
     force: bool = Field(default=False, description="Process every document, even those already done.")
     retry_dead: bool = Field(default=False, description="Process again documents that died of a permanent error.")
     verify: bool = Field(default=False, description="Compare content hashes, not only size and mtime, before skipping.")

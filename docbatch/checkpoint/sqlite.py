@@ -31,7 +31,8 @@ CREATE TABLE runs (
     executor TEXT,
     report_path TEXT,
     exit_code INTEGER,
-    counts TEXT
+    counts TEXT,
+    heartbeat_at REAL
 );
 CREATE TABLE documents (
     source_id TEXT PRIMARY KEY,
@@ -190,6 +191,11 @@ class SqliteLedger:
                 "WHERE run_id = ?",
                 (status, finished_at, exit_code, report_path, counts_json, run_id),
             )
+
+    def heartbeat(self, run_id: str, at: float, counts_json: str) -> None:
+        """Publish a live run's counters for `docbatch status` (readers never query the hot tables)."""
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET counts = ?, heartbeat_at = ? WHERE run_id = ?", (counts_json, at, run_id))
 
     def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         """Read-only helper for status views and tests."""

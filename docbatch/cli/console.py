@@ -15,7 +15,6 @@ from docbatch.report.model import RunReport
 if TYPE_CHECKING:
     from docbatch.processors.registry import ProcessorInfo
 
-PLAIN_PROGRESS_INTERVAL_S = 10.0
 LIVE_REFRESH_S = 0.25
 MAX_ACTIVE_SHOWN = 8
 
@@ -59,55 +58,11 @@ class ProgressView(Protocol):
     async def stop(self) -> None: ...
 
 
-def start_progress_view(progress: RunProgress) -> ProgressView:
-    """A rich live view when stderr is a terminal, otherwise periodic plain lines."""
-    view: _LiveView | _PlainView = _LiveView(progress) if sys.stderr.isatty() else _PlainView(progress)
+def start_live_view(progress: RunProgress) -> ProgressView:
+    """The rich live view, for a terminal (the log covers pipes and cron)."""
+    view = _LiveView(progress)
     view.start()
     return view
-
-
-class _PlainView:
-    def __init__(self, progress: RunProgress) -> None:
-        self.progress = progress
-        self._task: asyncio.Task[None] | None = None
-        self._failures_shown = 0
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    def _emit_failures(self) -> None:
-        for failure in self.progress.failures[self._failures_shown :]:
-            print(
-                f"{_stamp()} docbatch {failure.state} {failure.error_kind} {failure.source_id}: {failure.message}",
-                file=sys.stderr,
-            )
-        self._failures_shown = len(self.progress.failures)
-
-    def _emit_progress(self) -> None:
-        progress, rates = self.progress, _Rates(self.progress)
-        total = str(progress.discovered) + ("" if progress.discovery_done else "+")
-        eta = f" eta {human_seconds(rates.eta)}" if rates.eta is not None else ""
-        print(
-            f"{_stamp()} docbatch progress {progress.finished}/{total} documents, "
-            f"{rates.docs_per_s:.1f} docs/s, {rates.mb_per_s:.2f} MB/s, {len(progress.active)} active, "
-            f"{len(progress.failures)} failed{eta}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    async def _loop(self) -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(1.0)
-            self._emit_failures()
-            if time.monotonic() - last >= PLAIN_PROGRESS_INTERVAL_S:
-                self._emit_progress()
-                last = time.monotonic()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self._emit_failures()
 
 
 class _LiveView:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
 
-if TYPE_CHECKING:
-    from docbatch.engine.runner import RunOutcome
-
-from docbatch.cli import console
+from docbatch.cli import console, logs
 from docbatch.config import (
     OutputConfig,
     OutputFormat,
@@ -28,11 +26,17 @@ from docbatch.engine.progress import RunProgress
 from docbatch.errors import ConfigError
 from docbatch.processors.registry import load_custom_processor
 
+if TYPE_CHECKING:
+    from docbatch.engine.runner import RunOutcome
+
 _FLAG_NAMES = {
     "concurrency": "-j/--concurrency",
     "timeout_s": "--timeout",
     "max_jobs_per_worker": "--max-jobs-per-worker",
     "max_file_size_bytes": "--max-file-size",
+    "grace_s": "--grace",
+    "max_runtime_s": "--max-runtime",
+    "wait_lock_s": "--wait-lock",
     "paths": "PATH",
     "manifests": "--manifest",
 }
@@ -42,46 +46,72 @@ def _validation_message(error: ValidationError) -> str:
     """Pydantic's errors as one line, named by the flag the user typed: `--flag: problem; ...`."""
     parts = []
     for item in error.errors():
-        field = str(item["loc"][-1]) if item["loc"] else "value"
-        parts.append(f"{_FLAG_NAMES.get(field, field)}: {item['msg'].removeprefix('Value error, ')}")
+        name = str(item["loc"][-1]) if item["loc"] else "value"
+        parts.append(f"{_FLAG_NAMES.get(name, name)}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
-def build_config(
-    paths: list[Path],
-    manifest: list[Path],
-    include: list[str],
-    exclude: list[str],
-    output: Path,
-    fmt: OutputFormat,
-    concurrency: int | None,
-    timeout: str,
-    state: Path,
-    max_file_size: str | None,
-    max_jobs_per_worker: int,
-    processor: str | None,
-) -> RunConfig:
-    if not paths and not manifest:
-        raise ConfigError("nothing to process: give one or more PATHs or --manifest FILE")
-    if processor:
-        # Fail before the batch, not once per document inside the workers.
-        load_custom_processor(processor)
-    try:
-        return RunConfig(
-            sources=SourceConfig(paths=paths, manifests=manifest, include=include, exclude=exclude),
-            pool=PoolConfig(
-                concurrency=default_concurrency() if concurrency is None else concurrency,
-                timeout_s=parse_duration(timeout),
-                max_jobs_per_worker=max_jobs_per_worker,
-            ),
-            output=OutputConfig(root=output, format=fmt),
-            state_dir=state,
-            max_file_size_bytes=parse_size(max_file_size) if max_file_size else None,
-            processor_override=processor,
-            command=["docbatch", *sys.argv[1:]],
-        )
-    except ValidationError as error:
-        raise ConfigError(_validation_message(error)) from None
+@dataclass
+class RunFlags:
+    """The flags of `docbatch run` as typed, before units are parsed and the config validated."""
+
+    paths: list[Path] = field(default_factory=list)
+    manifests: list[Path] = field(default_factory=list)
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    output: Path = Path("docbatch-out")
+    fmt: OutputFormat = OutputFormat.JSON
+    concurrency: int | None = None
+    timeout: str = "120s"
+    state: Path = Path(".docbatch")
+    max_file_size: str | None = None
+    max_jobs_per_worker: int = 500
+    processor: str | None = None
+    grace: str = "30s"
+    max_runtime: str | None = None
+    max_failures: str | None = None
+    wait_lock: str | None = None
+    force: bool = False
+    retry_dead: bool = False
+    verify: bool = False
+    parent_run_id: str | None = None
+
+    def to_config(self) -> RunConfig:
+        if not self.paths and not self.manifests:
+            raise ConfigError("nothing to process: give one or more PATHs or --manifest FILE")
+        if self.processor:
+            # Fail before the batch, not once per document inside the workers.
+            load_custom_processor(self.processor)
+        if self.max_failures:
+            from docbatch.engine.stopping import FailureBudget
+
+            FailureBudget.parse(self.max_failures)
+        try:
+            return RunConfig(
+                sources=SourceConfig(
+                    paths=self.paths, manifests=self.manifests, include=self.include, exclude=self.exclude
+                ),
+                pool=PoolConfig(
+                    concurrency=default_concurrency() if self.concurrency is None else self.concurrency,
+                    timeout_s=parse_duration(self.timeout),
+                    max_jobs_per_worker=self.max_jobs_per_worker,
+                ),
+                output=OutputConfig(root=self.output, format=self.fmt),
+                state_dir=self.state,
+                max_file_size_bytes=parse_size(self.max_file_size) if self.max_file_size else None,
+                processor_override=self.processor,
+                grace_s=0.0 if self.grace.strip() in {"0", "0s"} else parse_duration(self.grace),
+                max_runtime_s=parse_duration(self.max_runtime) if self.max_runtime else None,
+                max_failures=self.max_failures,
+                wait_lock_s=parse_duration(self.wait_lock) if self.wait_lock else 0.0,
+                force=self.force,
+                retry_dead=self.retry_dead,
+                verify=self.verify,
+                parent_run_id=self.parent_run_id,
+                command=["docbatch", *sys.argv[1:]],
+            )
+        except ValidationError as error:
+            raise ConfigError(_validation_message(error)) from None
 
 
 def run(
@@ -93,74 +123,63 @@ def run(
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.JSON, "--format", "-f", help="Output format per document."),
     concurrency: int = typer.Option(
-        None,
-        "-j",
-        "--concurrency",
-        envvar="DOCBATCH_CONCURRENCY",
-        help="Parallel jobs [default: number of CPUs].",
+        None, "-j", "--concurrency", envvar="DOCBATCH_CONCURRENCY", help="Parallel jobs [default: number of CPUs]."
     ),
     timeout: str = typer.Option(
-        "120s",
-        "--timeout",
-        envvar="DOCBATCH_TIMEOUT",
-        help="Per-document time limit (90, 90s, 5m, 2h); the worker is killed when it passes.",
+        "120s", "--timeout", envvar="DOCBATCH_TIMEOUT", help="Per-document limit (90, 90s, 5m); the worker is killed."
     ),
     include: list[str] = typer.Option([], "--include", help="Only files matching this glob (repeatable)."),
-    exclude: list[str] = typer.Option(
-        [], "--exclude", help="Leave out files and folders matching this glob (repeatable)."
-    ),
+    exclude: list[str] = typer.Option([], "--exclude", help="Leave out files and folders matching this glob."),
     manifest: list[Path] = typer.Option(
-        [],
-        "--manifest",
-        help="Documents listed in a .txt (a path a line), .csv (path,id,priority,options) or .jsonl file.",
+        [], "--manifest", help="Documents listed in a .txt (a path a line), .csv (path,id,priority,options) or .jsonl."
     ),
-    state: Path = typer.Option(
-        Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder holding the ledger."
-    ),
-    max_file_size: str = typer.Option(
-        None, "--max-file-size", help="Documents larger than this fail as too_large (e.g. 200MB)."
-    ),
-    max_jobs_per_worker: int = typer.Option(
-        500, "--max-jobs-per-worker", help="Recycle a worker process after this many documents (0: never)."
-    ),
-    processor: str = typer.Option(
-        None,
-        "--processor",
-        help="Use package.module:function for every document instead of the built-in processors.",
-    ),
-    quiet: bool = typer.Option(
-        False, "-q", "--quiet", help="No progress and no summary; errors and the exit code only."
-    ),
+    state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
+    max_file_size: str = typer.Option(None, "--max-file-size", help="Larger documents fail as too_large (200MB)."),
+    max_jobs_per_worker: int = typer.Option(500, "--max-jobs-per-worker", help="Recycle a worker after N documents."),
+    processor: str = typer.Option(None, "--processor", help="Use package.module:function for every document."),
+    force: bool = typer.Option(False, "--force", help="Process every document, even those already done."),
+    retry_dead: bool = typer.Option(False, "--retry-dead", help="Try again documents that died of permanent errors."),
+    verify: bool = typer.Option(False, "--verify", help="Compare content hashes, not only size and mtime."),
+    grace: str = typer.Option("30s", "--grace", help="After a stop request, how long running jobs may finish."),
+    max_runtime: str = typer.Option(None, "--max-runtime", help="Stop admitting documents after this long (2h)."),
+    max_failures: str = typer.Option(None, "--max-failures", help="Stop after N failures, or a share (5%)."),
+    wait_lock: str = typer.Option(None, "--wait-lock", help="Wait this long for another run's lock (exit 3 after)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary; errors and exit code only."),
+    log_file: Path = typer.Option(None, "--log-file", envvar="DOCBATCH_LOG_FILE", help="Also write the log here."),
+    log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
 ) -> None:
     """Extract text and metadata from every document under PATHs into one output per document."""
-    config = build_config(
-        paths or [],
-        manifest,
-        include,
-        exclude,
-        output,
-        fmt,
-        concurrency,
-        timeout,
-        state,
-        max_file_size,
-        max_jobs_per_worker,
-        processor,
-    )
-    outcome = asyncio.run(_run_with_view(config, quiet))
+    flags = RunFlags(
+        paths=paths or [], manifests=manifest, include=include, exclude=exclude, output=output, fmt=fmt,
+        concurrency=concurrency, timeout=timeout, state=state, max_file_size=max_file_size,
+        max_jobs_per_worker=max_jobs_per_worker, processor=processor, grace=grace, max_runtime=max_runtime,
+        max_failures=max_failures, wait_lock=wait_lock, force=force, retry_dead=retry_dead, verify=verify,
+    )  # fmt: skip
+    execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
+
+
+def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format: logs.LogFormat) -> None:
+    """Run a batch with the log, progress view and summary of the CLI; exits with the run's code."""
+    live = not quiet and sys.stderr.isatty()
+    logs.configure(quiet=quiet, live=live, log_file=log_file, log_format=log_format)
+    outcome = asyncio.run(_run_with_view(config, quiet=quiet, live=live))
+    logs.summary(outcome.report, outcome.report_path)
     if not quiet:
         console.print_summary(outcome.report, outcome.report_path)
     raise typer.Exit(int(outcome.exit_code))
 
 
-async def _run_with_view(config: RunConfig, quiet: bool) -> RunOutcome:
+async def _run_with_view(config: RunConfig, *, quiet: bool, live: bool) -> RunOutcome:
     # Imported here so that `docbatch --help` does not load the engine and the process pool.
     from docbatch.engine.runner import run_batch
 
     progress = RunProgress()
-    view = None if quiet else console.start_progress_view(progress)
+    ticker = logs.ProgressTicker(progress)
+    view = console.start_live_view(progress) if live else None
+    ticker.start()
     try:
         return await run_batch(config, progress=progress)
     finally:
+        await ticker.stop()
         if view is not None:
             await view.stop()

@@ -2,7 +2,8 @@
 
 Done means: a succeeded attempt with the same fingerprint (size and mtime; the content hash too with
 --verify) and the same recipe hash (processor, its library version, and the options that shape the
-output). A dead document whose fingerprint and recipe are unchanged stays dead unless --retry-dead.
+output), whose output file is still there. A dead document whose fingerprint and recipe are unchanged
+stays dead unless --retry-dead.
 Anything else (new, changed, failed, cancelled, left running by a crash) is processed.
 """
 
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 
 from docbatch.checkpoint.reader import DocumentRow, LedgerReader
 from docbatch.config import RunConfig
+from docbatch.errors import DocumentError
 from docbatch.models import Document, JobState
+from docbatch.outputs.paths import output_path
 from docbatch.processors.base import library_version
 from docbatch.processors.registry import default_registry, load_custom_processor
 from docbatch.processors.sniff import EXTENSION_KINDS
@@ -51,6 +54,13 @@ class Planner:
             processor = found.version() if found is not None else self._all_versions
         return stable_hash([processor, self._config.recipe_options(), document.options])
 
+    def _output_exists(self, document: Document) -> bool:
+        """A done document whose output was deleted, or that goes to a new output folder, is redone."""
+        try:
+            return output_path(self._config.output.root, document.source_id, self._config.output.format).exists()
+        except DocumentError:
+            return False
+
     def plan(self, document: Document) -> Plan:
         recipe = self.recipe_hash(document)
         previous = self._reader.document(document.source_id) if self._reader is not None else None
@@ -60,7 +70,7 @@ class Planner:
         unchanged = (
             previous.size == document.size and previous.mtime_ns == document.mtime_ns and previous.recipe_hash == recipe
         )
-        done = unchanged and previous.state == JobState.SUCCEEDED.value
+        done = unchanged and previous.state == JobState.SUCCEEDED.value and self._output_exists(document)
         if done and (not self._config.verify or _sha256(document) == previous.sha256):
             return Plan(Verdict.UP_TO_DATE, recipe, attempt, previous)
         if unchanged and previous.state == JobState.DEAD.value and not self._config.retry_dead:

@@ -67,6 +67,39 @@ class RunProgress:
         if len(self.skips) < MAX_SKIPS_LISTED:
             self.skips.append(SkipEntry(source_id=source_id, reason=reason))
 
+    def on_up_to_date(self, document: Document) -> None:
+        """Done in an earlier run with the same fingerprint and recipe: not read, not written."""
+        self._skip(document.source_id, "unchanged since an earlier run")
+
+    def on_still_dead(self, document: Document, error_kind: str, message: str, attempts: int) -> None:
+        """Died of a permanent error in an earlier run and unchanged since: reported, not re-tried."""
+        self.states[JobState.DEAD.value] += 1
+        self.error_kinds[error_kind] += 1
+        failure = Failure(
+            source_id=document.source_id,
+            path=str(document.path),
+            state=JobState.DEAD.value,
+            error_kind=error_kind,
+            message=f"{message} (from an earlier run; --retry-dead tries again)",
+            attempts=attempts,
+        )
+        self.failures.append(failure)
+        self.recent_failures.append(failure)
+
+    def snapshot(self) -> dict[str, object]:
+        """Counters for `docbatch status`, published in the ledger while the run goes on."""
+        return {
+            "discovered": self.discovered,
+            "discovery_done": self.discovery_done,
+            "discovered_bytes": self.discovered_bytes,
+            "bytes_done": self.bytes_done,
+            "pages_done": self.pages_done,
+            "states": dict(self.states),
+            "active": len(self.active),
+            "error_kinds": dict(self.error_kinds),
+            "started_at": self.started_at,
+        }
+
     def on_started(self, document: Document) -> None:
         self.active[document.source_id] = ActiveJob(document.source_id, document.size, time.monotonic())
 

@@ -5,6 +5,7 @@ report is written at the end (also when the run is interrupted)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import secrets
@@ -16,11 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
+from docbatch.checkpoint.lock import StateLock
+from docbatch.checkpoint.reader import LedgerReader
 from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.config import OutputFormat, RunConfig
 from docbatch.discovery import discover
+from docbatch.engine.planner import Plan, Planner, Verdict
 from docbatch.engine.progress import RunProgress
+from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
 from docbatch.errors import DocbatchError, DocumentError, ExitCode
 from docbatch.executors.base import Executor
 from docbatch.executors.local import LocalExecutor
@@ -29,10 +34,11 @@ from docbatch.outputs.paths import REPORT_NAME, output_path
 from docbatch.outputs.writers import append_line, render, write_atomic
 from docbatch.report.build import build_report
 from docbatch.report.model import RunReport
-from docbatch.serialization import dumps_compact, dumps_pretty, stable_hash
+from docbatch.serialization import dumps_compact, dumps_pretty
 
 _HOST = socket.gethostname()
 _END = object()  # sentinel that tells a slot the queue is drained
+HEARTBEAT_INTERVAL_S = 1.0
 
 
 def new_run_id() -> str:
@@ -54,6 +60,9 @@ class _Run:
     executor: Executor
     recorder: LedgerRecorder
     progress: RunProgress
+    planner: Planner
+    stopper: StopController
+    failure_budget: FailureBudget | None
     queue: asyncio.PriorityQueue[tuple[tuple[int, int], object]]
     discovery_error: list[BaseException] = field(default_factory=list)
 
@@ -61,9 +70,24 @@ class _Run:
 async def run_batch(
     config: RunConfig, *, executor: Executor | None = None, progress: RunProgress | None = None
 ) -> RunOutcome:
-    """Process every document of ``config`` and return the report; never raises for a bad document."""
+    """Process every document of ``config`` that needs it and return the report.
+
+    Never raises for a bad document. Raises StateLocked when another run holds the state folder, and
+    DocbatchError when discovery itself fails (an unreadable manifest).
+    """
+    lock = StateLock(config.state_dir)
+    await asyncio.to_thread(lock.acquire, config.wait_lock_s)
+    try:
+        return await _run_locked(config, executor, progress)
+    finally:
+        lock.release()
+
+
+async def _run_locked(config: RunConfig, executor: Executor | None, progress: RunProgress | None) -> RunOutcome:
     config.output.root.mkdir(parents=True, exist_ok=True)
+    budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
+    reader = LedgerReader.open(config.state_dir)
     executor = executor or LocalExecutor(config.pool.concurrency, config.pool.max_jobs_per_worker)
     run = _Run(
         config=config,
@@ -71,6 +95,9 @@ async def run_batch(
         executor=executor,
         recorder=LedgerRecorder(ledger),
         progress=progress or RunProgress(),
+        planner=Planner(config, reader),
+        stopper=StopController(config.grace_s),
+        failure_budget=budget,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
     )
     cpu_before = os.times()
@@ -84,23 +111,36 @@ async def run_batch(
             config_json=config.model_dump_json(),
             output_dir=str(config.output.root),
             executor=executor.name,
+            parent_run_id=config.parent_run_id,
         )
     )
     run.recorder.start()
+    run.stopper.install_signal_handlers()
+    cancel_deadline = schedule_deadline(run.stopper, config.max_runtime_s)
+    heartbeat = asyncio.create_task(_heartbeat(run, ledger), name="heartbeat")
     status = "finished"
     try:
         await executor.start()
         await _process_all(run)
     except asyncio.CancelledError:
-        status = "interrupted"
+        # Cancelled from outside (a caller's timeout, asyncio.run on Ctrl-C without our handlers).
+        run.stopper.reason = run.stopper.reason or "cancelled"
     finally:
+        cancel_deadline()
+        run.stopper.remove_signal_handlers()
+        heartbeat.cancel()
         # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
-        await asyncio.shield(executor.close(cancel=status != "finished"))
+        await asyncio.shield(executor.close(cancel=run.stopper.reason is not None))
         _cancel_active(run)
         await run.recorder.close()
+        reader.close()
+    if run.stopper.reason is not None:
+        status = "cancelled" if run.stopper.hard else "interrupted"
     if run.discovery_error:
         status = "failed"
-    report = build_report(run.run_id, config, run.progress, executor.name, status, cpu_before, ledger.path)
+    report = build_report(
+        run.run_id, config, run.progress, executor.name, status, cpu_before, ledger.path, run.stopper.reason
+    )
     report_path = config.output.root / REPORT_NAME
     await asyncio.to_thread(write_atomic, report_path, dumps_pretty(report.model_dump(mode="json", by_alias=True)))
     ledger.finish_run(
@@ -109,7 +149,7 @@ async def run_batch(
         finished_at=time.time(),
         exit_code=report.exit_code,
         report_path=str(report_path),
-        counts_json=dumps_compact(report.counts.model_dump()).decode(),
+        counts_json=dumps_compact(run.progress.snapshot()).decode(),
     )
     ledger.close()
     if run.discovery_error:
@@ -118,18 +158,48 @@ async def run_batch(
     return RunOutcome(report=report, report_path=report_path, exit_code=ExitCode(report.exit_code))
 
 
+async def _heartbeat(run: _Run, ledger: SqliteLedger) -> None:
+    """Publish the live counters for `docbatch status` about once a second."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        snapshot = dumps_compact(run.progress.snapshot()).decode()
+        await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
+
+
 async def _process_all(run: _Run) -> None:
     slots = [asyncio.create_task(_slot(run), name=f"slot-{index}") for index in range(run.config.pool.concurrency)]
     feeder = asyncio.create_task(_feed(run), name="discovery")
+    drained = asyncio.create_task(_drain_on_stop(run), name="drain")
+    cancel_now = asyncio.create_task(run.stopper.cancel_now.wait(), name="cancel-now")
     try:
-        await feeder
-        await asyncio.gather(*slots)
+        work: asyncio.Future[list[None]] = asyncio.gather(feeder, *slots)
+        waiting: set[asyncio.Future[object]] = {work, cancel_now}  # type: ignore[arg-type]
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if cancel_now in done:
+            raise asyncio.CancelledError
+        work.result()
     except BaseException:
         feeder.cancel()
         for slot in slots:
             slot.cancel()
         await asyncio.gather(feeder, *slots, return_exceptions=True)
+        with contextlib.suppress(BaseException):
+            work.result()  # retrieved, so asyncio does not warn about it
         raise
+    finally:
+        drained.cancel()
+        cancel_now.cancel()
+
+
+async def _drain_on_stop(run: _Run) -> None:
+    """On a stop request, put end markers ahead of every queued document: slots finish and leave."""
+    await run.stopper.draining.wait()
+    # Queued documents stay pending (no ledger event): a resumed run simply processes them. Emptying the
+    # queue also frees discovery if it was waiting for room.
+    while not run.queue.empty():
+        run.queue.get_nowait()
+    for index in range(run.config.pool.concurrency):
+        run.queue.put_nowait(((-1, index), _END))
 
 
 async def _feed(run: _Run) -> None:
@@ -142,7 +212,7 @@ async def _feed(run: _Run) -> None:
         items: Iterator[Document | Skip] = discover(run.config.sources)
         try:
             for item in items:
-                if stop.is_set():
+                if stop.is_set() or run.stopper.draining.is_set():
                     return
                 # Blocks this thread while the queue is full: discovery never runs far ahead of work.
                 asyncio.run_coroutine_threadsafe(_admit(run, item, next(counter)), loop).result()
@@ -154,8 +224,9 @@ async def _feed(run: _Run) -> None:
     finally:
         stop.set()
         run.progress.discovery_done = True
-        for index in range(run.config.pool.concurrency):
-            await run.queue.put(((1, index), _END))
+        if not run.stopper.draining.is_set():
+            for index in range(run.config.pool.concurrency):
+                await run.queue.put(((1, index), _END))
 
 
 async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
@@ -173,8 +244,17 @@ async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
         )
         return
     run.progress.on_discovered(item)
+    plan = run.planner.plan(item)
+    if plan.verdict is Verdict.UP_TO_DATE:
+        run.progress.on_up_to_date(item)
+        return
+    if plan.verdict is Verdict.STILL_DEAD:
+        previous = plan.previous
+        assert previous is not None
+        run.progress.on_still_dead(item, previous.error_kind or "internal", previous.message or "", previous.attempts)
+        return
     # Higher priority first, then discovery order (FIFO); the leading 0 keeps documents before _END.
-    await run.queue.put(((0, -int(item.priority) * (1 << 40) + sequence), item))
+    await run.queue.put(((0, -int(item.priority) * (1 << 40) + sequence), (item, plan)))
 
 
 async def _slot(run: _Run) -> None:
@@ -182,13 +262,16 @@ async def _slot(run: _Run) -> None:
         _, item = await run.queue.get()
         if item is _END:
             return
-        assert isinstance(item, Document)
-        await _process_one(run, item)
+        assert isinstance(item, tuple)
+        document, plan = item
+        await _process_one(run, document, plan)
+        if run.failure_budget and run.failure_budget.exceeded(len(run.progress.failures), run.progress.finished):
+            run.stopper.request(f"--max-failures {run.config.max_failures} reached")
 
 
-async def _process_one(run: _Run, document: Document) -> None:
+async def _process_one(run: _Run, document: Document, plan: Plan) -> None:
     config = run.config
-    attempt = 1
+    attempt = plan.attempt
     started = time.time()
     run.progress.on_started(document)
     run.recorder.record(
@@ -244,7 +327,7 @@ async def _process_one(run: _Run, document: Document) -> None:
         output_path=written_to,
     )
     run.progress.on_finished(record)
-    run.recorder.record(_final_event(run, record))
+    run.recorder.record(_final_event(run, record, plan.recipe_hash))
 
 
 async def _write_output(run: _Run, document: Document, result: JobResult) -> str | None:
@@ -270,11 +353,8 @@ async def _write_output(run: _Run, document: Document, result: JobResult) -> str
     return str(target)
 
 
-def _final_event(run: _Run, record: JobRecord) -> LedgerEvent:
+def _final_event(run: _Run, record: JobRecord, recipe: str) -> LedgerEvent:
     result = record.result
-    recipe = None
-    if result.state is JobState.SUCCEEDED:
-        recipe = stable_hash([result.processor_version, run.config.recipe_options(), record.document.options])
     details = {
         "times": result.times.model_dump(),
         "peak_rss_bytes": result.peak_rss_bytes,
@@ -311,8 +391,8 @@ def _cancel_active(run: _Run) -> None:
                 source_id=job.source_id,
                 state=JobState.CANCELLED,
                 at=now,
-                attempt=1,
-                message="run interrupted",
+                attempt=0,
+                message=f"run stopped: {run.stopper.reason or 'cancelled'}",
             )
         )
 

@@ -24,6 +24,8 @@ def exit_code_for(status: str, counts: Counts) -> ExitCode:
     """The documented exit code of a run (ARCHITECTURE.md, CLI contract)."""
     if status == "interrupted":
         return ExitCode.INTERRUPTED
+    if status == "cancelled":
+        return ExitCode.CANCELLED
     if status == "failed":
         return ExitCode.USAGE
     if counts.failed or counts.dead:
@@ -39,6 +41,7 @@ def build_report(
     status: str,
     cpu_before: os.times_result,
     ledger_path: Path,
+    stop_reason: str | None = None,
 ) -> RunReport:
     finished_at = time.time()
     wall_s = max(finished_at - progress.started_at, 1e-9)
@@ -59,6 +62,7 @@ def build_report(
     return RunReport(
         run_id=run_id,
         status=status,
+        stop_reason=stop_reason,
         exit_code=int(exit_code_for(status, counts)),
         command=config.command,
         config=config.model_dump(mode="json", exclude={"command"}),

@@ -73,7 +73,8 @@ class RunReport(BaseModel):
 
     schema_version: str = Field(default=REPORT_SCHEMA, alias="schema")
     run_id: str
-    status: str = Field(description="finished | interrupted | failed")
+    status: str = Field(description="finished | interrupted (stopped early, resumable) | cancelled | failed")
+    stop_reason: str | None = Field(default=None, description="Why the run stopped early, if it did.")
     exit_code: int
     command: list[str]
     config: dict[str, JsonValue]

@@ -118,7 +118,7 @@ def test_ctrl_c_writes_an_interrupted_report_and_exits_4(tmp_path: Path) -> None
     for name in ("hang0.txt", "hang1.txt", "later.txt"):
         (docs / name).write_text("x")
     coordinator = subprocess.Popen(
-        [sys.executable, "-m", "docbatch", "run", str(docs), "-j", "2", "-q",
+        [sys.executable, "-m", "docbatch", "run", str(docs), "-j", "2", "-q", "--grace", "1s",
          "--processor", "tests.helpers.processors:misbehave"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
     )  # fmt: skip

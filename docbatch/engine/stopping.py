@@ -1,0 +1,111 @@
+"""Ending a run early but cleanly: signals, --max-runtime and --max-failures.
+
+The first request stops admitting documents and lets running jobs finish within a grace period;
+when the grace runs out, or at a second SIGINT/SIGTERM, running jobs are cancelled. Signal handlers
+only record the request: the runner acts on it at its next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_log = logging.getLogger("docbatch")
+
+
+@dataclass(frozen=True)
+class FailureBudget:
+    """--max-failures: an absolute count, or a share of finished documents (after a minimum sample)."""
+
+    count: int | None = None
+    share: float | None = None
+    min_sample: int = 20
+
+    @classmethod
+    def parse(cls, text: str) -> FailureBudget:
+        from docbatch.errors import ConfigError
+
+        text = text.strip()
+        try:
+            if text.endswith("%"):
+                share = float(text[:-1]) / 100
+                if not 0 < share <= 1:
+                    raise ValueError
+                return cls(share=share)
+            count = int(text)
+            if count < 1:
+                raise ValueError
+            return cls(count=count)
+        except ValueError:
+            raise ConfigError(f"invalid --max-failures {text!r}: use a count (50) or a share (5%)") from None
+
+    def exceeded(self, failures: int, finished: int) -> bool:
+        if self.count is not None:
+            return failures >= self.count
+        if self.share is not None:
+            return finished >= self.min_sample and failures / finished > self.share
+        return False
+
+
+class StopController:
+    """Tracks why and how hard the run must stop; installed for the duration of one run."""
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self.reason: str | None = None
+        self.hard = False
+        self.draining = asyncio.Event()
+        self.cancel_now = asyncio.Event()
+        self._grace_task: asyncio.Task[None] | None = None
+        self._installed: list[signal.Signals] = []
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._on_signal, signum)
+                self._installed.append(signum)
+
+    def remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._installed:
+            loop.remove_signal_handler(signum)
+        self._installed.clear()
+        if self._grace_task is not None:
+            self._grace_task.cancel()
+
+    def _on_signal(self, signum: signal.Signals) -> None:
+        if self.reason is None:
+            self.request(f"{signum.name} received")
+            return
+        _log.warning("%s received again: cancelling the running jobs", signum.name)
+        self.hard = True
+        self.cancel_now.set()
+
+    def request(self, reason: str) -> None:
+        """Stop admitting documents; cancel running ones after the grace period."""
+        if self.reason is not None:
+            return
+        self.reason = reason
+        _log.warning("stopping: %s; running jobs get %gs to finish, the rest stay pending", reason, self.grace_s)
+        self.draining.set()
+        self._grace_task = asyncio.get_running_loop().create_task(self._grace())
+
+    async def _grace(self) -> None:
+        await asyncio.sleep(self.grace_s)
+        _log.warning("grace period over: cancelling the running jobs")
+        self.cancel_now.set()
+
+
+def schedule_deadline(controller: StopController, max_runtime_s: float | None) -> Callable[[], None]:
+    """Request a stop after --max-runtime; returns a function that cancels the timer."""
+    if max_runtime_s is None:
+        return lambda: None
+    handle = asyncio.get_running_loop().call_later(
+        max_runtime_s, controller.request, f"--max-runtime of {max_runtime_s:g}s reached"
+    )
+    return handle.cancel
