@@ -58,7 +58,76 @@ class LedgerReader:
         return DocumentRow(*row) if row else None
 
     def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        return list(self._connection.execute(sql, parameters))
+        try:
+            return list(self._connection.execute(sql, parameters))
+        except sqlite3.DatabaseError as error:
+            raise LedgerError(f"{self.path}: cannot read the ledger: {error}") from error
 
     def close(self) -> None:
         self._connection.close()
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_id: str
+    parent_run_id: str | None
+    started_at: float
+    finished_at: float | None
+    status: str
+    pid: int | None
+    host: str | None
+    command: str | None
+    config_json: str | None
+    output_dir: str | None
+    executor: str | None
+    report_path: str | None
+    exit_code: int | None
+    counts_json: str | None
+    heartbeat_at: float | None
+
+
+_RUN_COLUMNS = (
+    "run_id, parent_run_id, started_at, finished_at, status, pid, host, command, config, output_dir, executor, "
+    "report_path, exit_code, counts, heartbeat_at"
+)
+
+
+def find_run(reader: LedgerReader, run: str | None) -> RunRow:
+    """The run named by id (or a unique prefix of one), or the latest run; raise LedgerError otherwise."""
+    if run is None:
+        rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT 1")
+        if not rows:
+            raise LedgerError(f"{reader.path}: no runs recorded yet")
+        return RunRow(*rows[0])  # type: ignore[arg-type]
+    rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id LIKE ? || '%' LIMIT 2", (run,))
+    if not rows:
+        raise LedgerError(f"no run {run!r} in {reader.path} (see `docbatch status --runs`)")
+    if len(rows) > 1:
+        raise LedgerError(f"{run!r} matches several runs: give more of the run id")
+    return RunRow(*rows[0])  # type: ignore[arg-type]
+
+
+def list_runs(reader: LedgerReader, limit: int = 50) -> list[RunRow]:
+    rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+    return [RunRow(*row) for row in rows]  # type: ignore[arg-type]
+
+
+def active_jobs(reader: LedgerReader, run_id: str, limit: int = 10) -> list[tuple[str, float]]:
+    """Documents of a run in state running, oldest first, with the time they started."""
+    rows = reader.query(
+        "SELECT source_id, updated_at FROM documents WHERE last_run_id = ? AND state = 'running' "
+        "ORDER BY updated_at LIMIT ?",
+        (run_id, limit),
+    )
+    return [(str(source_id), float(started)) for source_id, started in rows]  # type: ignore[arg-type]
+
+
+def failed_documents(reader: LedgerReader, run_id: str) -> list[DocumentRow]:
+    """Documents that failed or died in a run and have not succeeded since."""
+    rows = reader.query(
+        "SELECT source_id, state, size, mtime_ns, sha256, recipe_hash, attempts, last_run_id, error_kind, message, "
+        "path FROM documents d WHERE d.state IN ('failed', 'dead') AND EXISTS (SELECT 1 FROM events e "
+        "WHERE e.run_id = ? AND e.source_id = d.source_id AND e.state IN ('failed', 'dead')) ORDER BY source_id",
+        (run_id,),
+    )
+    return [DocumentRow(*row) for row in rows]  # type: ignore[arg-type]

@@ -197,6 +197,17 @@ class SqliteLedger:
         with self._transaction() as db:
             db.execute("UPDATE runs SET counts = ?, heartbeat_at = ? WHERE run_id = ?", (counts_json, at, run_id))
 
+    def prune(self, finished_before: float) -> tuple[int, int]:
+        """Delete runs that ended before the cutoff and their events; returns (runs, events) removed.
+        Running runs and the documents table (the current state resume relies on) are kept."""
+        with self._transaction() as db:
+            old = "SELECT run_id FROM runs WHERE status != 'running' AND finished_at < ?"
+            events = db.execute(f"DELETE FROM events WHERE run_id IN ({old})", (finished_before,)).rowcount
+            runs = db.execute(
+                "DELETE FROM runs WHERE status != 'running' AND finished_at < ?", (finished_before,)
+            ).rowcount
+        return runs, events
+
     def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         """Read-only helper for status views and tests."""
         with self._lock:

@@ -155,18 +155,19 @@ def run(
         max_jobs_per_worker=max_jobs_per_worker, processor=processor, grace=grace, max_runtime=max_runtime,
         max_failures=max_failures, wait_lock=wait_lock, force=force, retry_dead=retry_dead, verify=verify,
     )  # fmt: skip
-    execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
+    outcome = execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
+    raise typer.Exit(int(outcome.exit_code))
 
 
-def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format: logs.LogFormat) -> None:
-    """Run a batch with the log, progress view and summary of the CLI; exits with the run's code."""
+def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format: logs.LogFormat) -> RunOutcome:
+    """Run a batch with the log, progress view and summary of the CLI."""
     live = not quiet and sys.stderr.isatty()
     logs.configure(quiet=quiet, live=live, log_file=log_file, log_format=log_format)
     outcome = asyncio.run(_run_with_view(config, quiet=quiet, live=live))
     logs.summary(outcome.report, outcome.report_path)
     if not quiet:
         console.print_summary(outcome.report, outcome.report_path)
-    raise typer.Exit(int(outcome.exit_code))
+    return outcome
 
 
 async def _run_with_view(config: RunConfig, *, quiet: bool, live: bool) -> RunOutcome:

@@ -252,6 +252,19 @@ async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
         previous = plan.previous
         assert previous is not None
         run.progress.on_still_dead(item, previous.error_kind or "internal", previous.message or "", previous.attempts)
+        # Recorded in this run too, so that `docbatch retry-failed` of this run finds it.
+        run.recorder.record(
+            LedgerEvent(
+                run_id=run.run_id,
+                source_id=item.source_id,
+                state=JobState.DEAD,
+                at=time.time(),
+                attempt=previous.attempts,
+                error_kind=previous.error_kind,
+                message=previous.message,
+                recipe_hash=plan.recipe_hash,
+            )
+        )
         return
     # Higher priority first, then discovery order (FIFO); the leading 0 keeps documents before _END.
     await run.queue.put(((0, -int(item.priority) * (1 << 40) + sequence), (item, plan)))
@@ -398,4 +411,5 @@ def _cancel_active(run: _Run) -> None:
 
 
 def _printable(path: Path) -> str:
-    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    """Absolute (so retry-failed works from any folder) and printable (undecodable bytes escaped)."""
+    return os.fsencode(os.path.abspath(path)).decode("utf-8", errors="backslashreplace")

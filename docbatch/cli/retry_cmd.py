@@ -1,0 +1,85 @@
+"""`docbatch retry-failed [RUN]`: run again only the failed and dead documents of a run, as a new run
+linked to it, with the old run's output folder, format and processor."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import typer
+
+from docbatch.checkpoint.reader import LedgerReader, failed_documents, find_run
+from docbatch.cli import logs
+from docbatch.cli.run_cmd import execute
+from docbatch.config import RunConfig, SourceConfig, default_concurrency, parse_duration
+from docbatch.errors import ConfigError
+from docbatch.models import ErrorKind
+from docbatch.serialization import dumps_compact
+
+RETRY_MANIFEST = "retry-{run_id}.jsonl"
+
+
+def retry_failed(
+    run: str = typer.Argument(None, help="Run id or a prefix of one [default: the latest run]."),
+    kind: list[str] = typer.Option([], "--kind", help="Only these error kinds: timeout, memory, corrupt, ..."),
+    path: list[str] = typer.Option([], "--path", help="Only documents whose id or path matches this glob."),
+    state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
+    concurrency: int = typer.Option(None, "-j", "--concurrency", help="Parallel jobs [default: as the old run]."),
+    timeout: str = typer.Option(None, "--timeout", help="Per-document limit [default: as the old run]."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary."),
+    log_file: Path = typer.Option(None, "--log-file", envvar="DOCBATCH_LOG_FILE", help="Also write the log here."),
+    log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
+) -> None:
+    """Re-run only the failed and dead documents of a run (the latest by default)."""
+    unknown = sorted(set(kind) - {member.value for member in ErrorKind})
+    if unknown:
+        raise ConfigError(f"--kind: unknown error kind {', '.join(unknown)} (one of {', '.join(ErrorKind)})")
+    reader = LedgerReader.open(state)
+    try:
+        old = find_run(reader, run)
+        candidates = failed_documents(reader, old.run_id)
+    finally:
+        reader.close()
+    chosen = [
+        row
+        for row in candidates
+        if (not kind or row.error_kind in kind)
+        and (not path or any(fnmatch.fnmatchcase(row.source_id, g) or fnmatch.fnmatchcase(row.path or "", g)
+                             for g in path))
+    ]  # fmt: skip
+    if not chosen:
+        typer.echo(f"nothing to retry: run {old.run_id} has no failed or dead documents matching the filters")
+        raise typer.Exit(0)
+    if old.config_json is None:
+        raise ConfigError(f"run {old.run_id} recorded no configuration to repeat")
+    manifest = state / RETRY_MANIFEST.format(run_id=old.run_id)
+    manifest.write_bytes(b"".join(dumps_compact({"path": row.path, "id": row.source_id}) + b"\n" for row in chosen))
+    base = RunConfig.model_validate_json(old.config_json)
+    pool = base.pool.model_copy(
+        update={
+            "concurrency": concurrency or base.pool.concurrency or default_concurrency(),
+            "timeout_s": parse_duration(timeout) if timeout else base.pool.timeout_s,
+        }
+    )
+    config = base.model_copy(
+        update={
+            "sources": SourceConfig(manifests=[manifest]),
+            "pool": pool,
+            "state_dir": state,
+            "retry_dead": True,
+            "force": True,
+            "parent_run_id": old.run_id,
+            "command": ["docbatch", "retry-failed", old.run_id],
+        }
+    )
+    if not quiet:
+        typer.echo(f"retrying {len(chosen)} of {len(candidates)} failed documents of run {old.run_id}")
+    outcome = execute(config, quiet=quiet, log_file=log_file, log_format=log_format)
+    if not quiet:
+        counts = outcome.report.counts
+        kinds = ", ".join(f"{kind} {count}" for kind, count in outcome.report.error_kinds.items())
+        typer.echo(
+            f"retry of {old.run_id}: {counts.succeeded} of {len(chosen)} now succeed, "
+            f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else "")
+        )
+    raise typer.Exit(int(outcome.exit_code))

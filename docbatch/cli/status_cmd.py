@@ -1,0 +1,148 @@
+"""`docbatch status [RUN]`: how a live or past run is doing, read from the ledger by another process.
+
+It reads the run's row (whose counters the running coordinator refreshes every second) and a few
+indexed rows of the documents table, so it answers quickly however large the ledger and never
+slows the run down.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from docbatch.checkpoint.reader import LedgerReader, RunRow, active_jobs, find_run, list_runs
+from docbatch.cli.console import human_seconds
+from docbatch.serialization import dumps_pretty, loads
+
+STALE_HEARTBEAT_S = 10.0
+
+
+def _liveness(row: RunRow, now: float) -> str:
+    """A 'running' row whose coordinator is gone is reported as crashed (a resume reclaims its jobs)."""
+    if row.status != "running":
+        return row.status
+    gone = row.host == socket.gethostname() and row.pid is not None and not _pid_alive(row.pid)
+    silent = row.heartbeat_at is not None and now - row.heartbeat_at > STALE_HEARTBEAT_S
+    return "crashed" if gone or silent else "running"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dict[str, Any]:
+    """Everything `status` shows about one run, as plain data (also the --json output)."""
+    now = now or time.time()
+    snapshot: dict[str, Any] = loads(row.counts_json) if row.counts_json else {}
+    states: dict[str, int] = snapshot.get("states", {})
+    finished = sum(states.values())
+    end = row.finished_at or now
+    elapsed = max(end - row.started_at, 1e-6)
+    discovered = int(snapshot.get("discovered", 0))
+    remaining_bytes = int(snapshot.get("discovered_bytes", 0)) - int(snapshot.get("bytes_done", 0))
+    byte_rate = int(snapshot.get("bytes_done", 0)) / elapsed
+    status = _liveness(row, now)
+    eta = (
+        remaining_bytes / byte_rate
+        if status == "running" and byte_rate > 0 and snapshot.get("discovery_done")
+        else None
+    )
+    active = active_jobs(reader, row.run_id) if status == "running" else []
+    output_dir = row.output_dir or ""
+    return {
+        "run_id": row.run_id,
+        "parent_run_id": row.parent_run_id,
+        "status": status,
+        "exit_code": row.exit_code,
+        "executor": row.executor,
+        "command": row.command,
+        "started_at": row.started_at,
+        "elapsed_s": round(elapsed, 3),
+        "discovered": discovered,
+        "discovery_done": bool(snapshot.get("discovery_done", row.finished_at is not None)),
+        "finished": finished,
+        "states": states,
+        "docs_per_s": round(finished / elapsed, 3),
+        "mb_per_s": round(int(snapshot.get("bytes_done", 0)) / 1e6 / elapsed, 3),
+        "eta_s": round(eta, 1) if eta is not None else None,
+        "active": [{"source_id": source, "running_s": round(now - started, 1)} for source, started in active],
+        "error_kinds": snapshot.get("error_kinds", {}),
+        "output_dir": output_dir,
+        "report": row.report_path or str(Path(output_dir) / "report.json"),
+        "ledger": str(reader.path),
+        "heartbeat_age_s": round(now - row.heartbeat_at, 1) if row.heartbeat_at else None,
+    }
+
+
+def render(info: dict[str, Any]) -> str:
+    states = info["states"]
+    total = f"{info['discovered']}{'' if info['discovery_done'] else '+'}"
+    lines = [
+        f"run       {info['run_id']}  {info['status']}"
+        + (f" (exit {info['exit_code']})" if info["exit_code"] is not None else ""),
+        f"progress  {info['finished']}/{total} documents  "
+        + "  ".join(f"{state} {count}" for state, count in sorted(states.items())),
+        f"rate      {info['docs_per_s']:.1f} docs/s, {info['mb_per_s']:.2f} MB/s "
+        f"over {human_seconds(info['elapsed_s'])}"
+        + (f", eta {human_seconds(info['eta_s'])}" if info["eta_s"] is not None else ""),
+    ]
+    if info["active"]:
+        lines.append(f"active    {len(info['active'])} (oldest first)")
+        lines += [f"          {job['running_s']:>8.1f}s  {job['source_id']}" for job in info["active"]]
+    if info["error_kinds"]:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(info["error_kinds"].items()))
+        lines.append(f"errors    {kinds}")
+    lines.append(f"outputs   {info['output_dir']}")
+    lines.append(f"report    {info['report']}")
+    return "\n".join(lines)
+
+
+def render_runs(rows: list[RunRow]) -> str:
+    lines = [f"{'run':<27} {'status':<12} {'exit':>4} {'wall':>9} {'docs':>8}  started"]
+    for row in rows:
+        snapshot = loads(row.counts_json) if row.counts_json else {}
+        wall = human_seconds((row.finished_at or time.time()) - row.started_at)
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.started_at))
+        exit_code = "" if row.exit_code is None else str(row.exit_code)
+        lines.append(
+            f"{row.run_id:<27} {_liveness(row, time.time()):<12} {exit_code:>4} {wall:>9} "
+            f"{snapshot.get('discovered', 0):>8}  {started}"
+        )
+    return "\n".join(lines)
+
+
+def status(
+    run: str = typer.Argument(None, help="Run id or a prefix of one [default: the latest run]."),
+    state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh every 2 s until the run ends."),
+    runs: bool = typer.Option(False, "--runs", help="List the recorded runs instead."),
+) -> None:
+    """Show how a run is doing (works while it runs, from another terminal)."""
+    reader = LedgerReader.open(state)
+    try:
+        if runs:
+            rows = list_runs(reader)
+            typer.echo(dumps_pretty([describe(reader, row) for row in rows]).decode() if as_json else render_runs(rows))
+            return
+        while True:
+            info = describe(reader, find_run(reader, run))
+            text = dumps_pretty(info).decode().rstrip() if as_json else render(info)
+            typer.echo(text)
+            if not watch or info["status"] != "running":
+                return
+            time.sleep(2.0)
+            typer.echo("")
+    finally:
+        reader.close()
