@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.config import parse_duration
 
 
@@ -16,6 +15,8 @@ def prune(
     state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
 ) -> None:
     """Remove finished runs and their job events from the ledger; documents' current state and outputs stay."""
+    from docbatch.checkpoint.sqlite import SqliteLedger
+
     cutoff = time.time() - parse_duration(older_than)
     ledger = SqliteLedger.open(state)
     try:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from docbatch.checkpoint.reader import LedgerReader, failed_documents, find_run
 from docbatch.cli import logs
 from docbatch.cli.run_cmd import execute
 from docbatch.config import RunConfig, SourceConfig, default_concurrency, parse_duration
@@ -31,6 +30,8 @@ def retry_failed(
     log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
 ) -> None:
     """Re-run only the failed and dead documents of a run (the latest by default)."""
+    from docbatch.checkpoint.reader import LedgerReader, failed_documents, find_run
+
     unknown = sorted(set(kind) - {member.value for member in ErrorKind})
     if unknown:
         raise ConfigError(f"--kind: unknown error kind {', '.join(unknown)} (one of {', '.join(ErrorKind)})")

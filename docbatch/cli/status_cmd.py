@@ -11,13 +11,15 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from docbatch.checkpoint.reader import LedgerReader, RunRow, active_jobs, find_run, list_runs
 from docbatch.cli.console import human_seconds
 from docbatch.serialization import dumps_pretty, loads
+
+if TYPE_CHECKING:  # the ledger modules load sqlite3, kept out of `docbatch --help`
+    from docbatch.checkpoint.reader import LedgerReader, RunRow
 
 STALE_HEARTBEAT_S = 10.0
 
@@ -43,6 +45,8 @@ def _pid_alive(pid: int) -> bool:
 
 def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dict[str, Any]:
     """Everything `status` shows about one run, as plain data (also the --json output)."""
+    from docbatch.checkpoint.reader import active_jobs
+
     now = now or time.time()
     snapshot: dict[str, Any] = loads(row.counts_json) if row.counts_json else {}
     states: dict[str, int] = snapshot.get("states", {})
@@ -130,6 +134,8 @@ def status(
     runs: bool = typer.Option(False, "--runs", help="List the recorded runs instead."),
 ) -> None:
     """Show how a run is doing (works while it runs, from another terminal)."""
+    from docbatch.checkpoint.reader import LedgerReader, find_run, list_runs
+
     reader = LedgerReader.open(state)
     try:
         if runs:
