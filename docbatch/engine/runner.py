@@ -273,8 +273,8 @@ async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
 async def _slot(run: _Run) -> None:
     while True:
         _, item = await run.queue.get()
-        if item is _END:
-            return
+        if item is _END or run.stopper.draining.is_set():
+            return  # a document taken after a stop request stays pending
         assert isinstance(item, tuple)
         document, plan = item
         await _process_one(run, document, plan)

@@ -12,6 +12,10 @@ from docbatch.processors.base import SourceFile
 
 
 def misbehave(source: SourceFile) -> str:
+    """Misbehaves as the file name says (hang*, exit*, segfault*, raise*) unless the content starts with
+    'fixed', which is how a test repairs a document in place."""
+    if source.read_bytes().startswith(b"fixed"):
+        return source.read_bytes().decode("utf-8")
     name = source.path.name
     if name.startswith("hang"):
         while True:

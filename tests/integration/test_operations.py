@@ -1,0 +1,188 @@
+"""Operating docbatch as cron does: locking, status from another process, retry-failed, budgets,
+signals, logs and pruning, all through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_cli
+
+MISBEHAVE = "tests.helpers.processors:misbehave"
+
+
+def _docs(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text(f"text of {name}\n")
+    return folder
+
+
+def _start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "docbatch", "run", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_running(cwd: Path, count: int) -> None:
+    """Wait until the ledger shows ``count`` documents running (the run's state is real, not slept for)."""
+    ledger = cwd / ".docbatch" / "ledger.sqlite"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if ledger.exists():
+            try:
+                with sqlite3.connect(ledger) as db:
+                    if db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[0] >= count:
+                        return
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    pytest.fail(f"{count} running documents never showed up in the ledger")
+
+
+def test_a_second_run_on_the_same_state_exits_3_and_changes_nothing(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", "hang.txt")
+    holder = _start(tmp_path, str(docs), "-j", "1", "-q", "--grace", "0", "--processor", MISBEHAVE)
+    try:
+        _wait_running(tmp_path, 1)
+        other = _docs(tmp_path / "other", "a.txt")
+        second = run_cli("run", str(other), "-o", "second-out", cwd=tmp_path)
+        assert second.returncode == 3
+        assert f"pid {holder.pid}" in second.stderr and "--wait-lock" in second.stderr
+        assert not (tmp_path / "second-out").exists()
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        assert holder.wait(timeout=30) == 4
+
+
+def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path: Path) -> None:
+    state = tmp_path / ".docbatch"
+    state.mkdir()
+    (state / "lock").write_text("pid=999999\nhost=elsewhere\nstarted=2026-01-01T00:00:00+00:00\n")
+    result = run_cli("run", str(_docs(tmp_path / "docs", "a.txt")), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "took over a stale lock" in result.stderr and "999999" in result.stderr
+
+
+def test_status_of_a_live_run_and_of_a_finished_one(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", "hang1.txt", "hang2.txt", "ok.txt")
+    run = _start(tmp_path, str(docs), "-j", "2", "-q", "--grace", "0", "--processor", MISBEHAVE)
+    try:
+        _wait_running(tmp_path, 2)
+        started = time.monotonic()
+        live = run_cli("status", "--json", cwd=tmp_path)
+        assert live.returncode == 0, live.stderr
+        info = json.loads(live.stdout)
+        assert info["status"] == "running"
+        assert sorted(job["source_id"] for job in info["active"]) == ["hang1.txt", "hang2.txt"]
+        text = run_cli("status", cwd=tmp_path).stdout
+        assert "running" in text and "hang1.txt" in text
+        assert time.monotonic() - started < 30  # two interpreter start-ups, not a timing target
+    finally:
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=30) == 4
+    info = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)
+    assert info["status"] == "interrupted" and info["exit_code"] == 4
+    assert info["states"] == {"cancelled": 2}
+    runs = run_cli("status", "--runs", cwd=tmp_path).stdout
+    assert info["run_id"] in runs
+
+
+def test_status_without_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("status", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("docbatch: error: no ledger in .docbatch")
+
+
+def test_retry_failed_reruns_only_the_failures_as_a_linked_run(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", "raise1.txt", "raise2.txt", "hang.txt", "ok.txt")
+    first = run_cli("run", str(docs), "--timeout", "1s", "--processor", MISBEHAVE, cwd=tmp_path)
+    assert first.returncode == 1
+    first_id = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)["run_id"]
+    # The documents are repaired; only the timed-out one is retried first, by kind.
+    for name in ("raise1.txt", "raise2.txt", "hang.txt"):
+        (docs / name).write_text("fixed: now readable\n")
+    only_timeouts = run_cli("retry-failed", "--kind", "timeout", cwd=tmp_path)
+    assert only_timeouts.returncode == 0, only_timeouts.stderr
+    assert "retrying 1 of 3 failed documents" in only_timeouts.stdout
+    assert "1 of 1 now succeed" in only_timeouts.stdout
+    rest = run_cli("retry-failed", first_id, cwd=tmp_path)
+    assert "retrying 2 of 2" in rest.stdout and rest.returncode == 0
+    with sqlite3.connect(tmp_path / ".docbatch" / "ledger.sqlite") as db:
+        parents = db.execute("SELECT parent_run_id FROM runs ORDER BY started_at").fetchall()
+        states = dict(db.execute("SELECT source_id, state FROM documents").fetchall())
+    assert parents == [(None,), (first_id,), (first_id,)]
+    assert set(states.values()) == {"succeeded"}
+
+
+def test_max_failures_stops_the_run_early_and_resumably(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", *(f"raise{i:02d}.txt" for i in range(30)))
+    result = run_cli("run", str(docs), "-j", "1", "--max-failures", "3", "--processor", MISBEHAVE, cwd=tmp_path)
+    assert result.returncode == 4
+    report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
+    assert report["stop_reason"] == "--max-failures 3 reached"
+    assert report["counts"]["dead"] == 3 and report["counts"]["pending"] > 0
+
+
+def test_max_runtime_stops_admitting_and_cancels_after_the_grace(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", "hang.txt", "x1.txt", "x2.txt")
+    result = run_cli(
+        "run", str(docs), "-j", "1", "--max-runtime", "1s", "--grace", "1s", "--processor", MISBEHAVE, cwd=tmp_path
+    )
+    assert result.returncode == 4
+    report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
+    assert report["stop_reason"].startswith("--max-runtime")
+    counts = report["counts"]
+    assert counts["cancelled"] == 1 and counts["pending"] == 2 and counts["discovered"] == 3
+
+
+def test_a_second_sigint_cancels_at_once_and_exits_130(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", "hang1.txt", "hang2.txt")
+    run = _start(tmp_path, str(docs), "-j", "2", "--grace", "10m", "--processor", MISBEHAVE)
+    _wait_running(tmp_path, 2)
+    run.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # the first signal must be handled before the second one means "now"
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=30) == 130
+    report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
+    assert report["status"] == "cancelled" and report["counts"]["cancelled"] == 2
+
+
+def test_json_log_file_has_one_object_per_line(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", "raise.txt", "ok.txt")
+    result = run_cli(
+        "run", str(docs), "-q", "--log-file", "run.log", "--log-format", "json", "--processor", MISBEHAVE, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    records = [json.loads(line) for line in (tmp_path / "run.log").read_text().splitlines()]
+    failure = next(r for r in records if r["event"] == "failure")
+    assert (failure["source_id"], failure["error_kind"]) == ("raise.txt", "corrupt")
+    summary = records[-1]
+    assert summary["event"] == "summary" and summary["exit_code"] == 1 and summary["succeeded"] == 1
+
+
+def test_prune_removes_old_history_but_keeps_documents(tmp_path: Path) -> None:
+    docs = _docs(tmp_path / "docs", "a.txt")
+    assert run_cli("run", str(docs), "-q", cwd=tmp_path).returncode == 0
+    ledger = tmp_path / ".docbatch" / "ledger.sqlite"
+    with sqlite3.connect(ledger) as db:
+        db.execute("UPDATE runs SET finished_at = finished_at - 40 * 86400")
+    result = run_cli("prune", "--older-than", "30d", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("removed 1 runs")
+    with sqlite3.connect(ledger) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM documents").fetchone() == (1,)
+    assert (tmp_path / "docbatch-out" / "a.txt.json").is_file()
