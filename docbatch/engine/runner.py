@@ -65,6 +65,16 @@ class _Run:
     failure_budget: FailureBudget | None
     queue: asyncio.PriorityQueue[tuple[tuple[int, int], object]]
     discovery_error: list[BaseException] = field(default_factory=list)
+    executor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    executor_started: bool = False
+
+    async def ensure_executor(self) -> Executor:
+        """Start the executor on first use: a re-run with nothing to do never spawns a worker."""
+        async with self.executor_lock:
+            if not self.executor_started:
+                await self.executor.start()
+                self.executor_started = True
+        return self.executor
 
 
 async def run_batch(
@@ -120,7 +130,6 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
     heartbeat = asyncio.create_task(_heartbeat(run, ledger), name="heartbeat")
     status = "finished"
     try:
-        await executor.start()
         await _process_all(run)
     except asyncio.CancelledError:
         # Cancelled from outside (a caller's timeout, asyncio.run on Ctrl-C without our handlers).
@@ -317,7 +326,7 @@ async def _process_one(run: _Run, document: Document, plan: Plan) -> None:
         )
     else:
         try:
-            result = await run.executor.run(spec, config.pool.timeout_s)
+            result = await (await run.ensure_executor()).run(spec, config.pool.timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a bug in an executor must not stop the other documents
