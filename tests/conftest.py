@@ -39,6 +39,14 @@ def make_config(tmp_path: Path) -> Callable[..., RunConfig]:
     return factory
 
 
+def write_texts(folder: Path, *names: str) -> Path:
+    """Small UTF-8 text documents named ``names`` in ``folder`` (created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text(f"text of {name}\n")
+    return folder
+
+
 def run_cli(
     *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -14,16 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"
-
-
-def _docs(folder: Path, *names: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        (folder / name).write_text(f"text of {name}\n")
-    return folder
 
 
 def _start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -54,11 +47,11 @@ def _wait_running(cwd: Path, count: int) -> None:
 
 
 def test_a_second_run_on_the_same_state_exits_3_and_changes_nothing(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", "hang.txt")
+    docs = write_texts(tmp_path / "docs", "hang.txt")
     holder = _start(tmp_path, str(docs), "-j", "1", "-q", "--grace", "0", "--processor", MISBEHAVE)
     try:
         _wait_running(tmp_path, 1)
-        other = _docs(tmp_path / "other", "a.txt")
+        other = write_texts(tmp_path / "other", "a.txt")
         second = run_cli("run", str(other), "-o", "second-out", cwd=tmp_path)
         assert second.returncode == 3
         assert f"pid {holder.pid}" in second.stderr and "--wait-lock" in second.stderr
@@ -72,13 +65,13 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path: Path) -> None:
     state = tmp_path / ".docbatch"
     state.mkdir()
     (state / "lock").write_text("pid=999999\nhost=elsewhere\nstarted=2026-01-01T00:00:00+00:00\n")
-    result = run_cli("run", str(_docs(tmp_path / "docs", "a.txt")), cwd=tmp_path)
+    result = run_cli("run", str(write_texts(tmp_path / "docs", "a.txt")), cwd=tmp_path)
     assert result.returncode == 0
     assert "took over a stale lock" in result.stderr and "999999" in result.stderr
 
 
 def test_status_of_a_live_run_and_of_a_finished_one(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", "hang1.txt", "hang2.txt", "ok.txt")
+    docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt", "ok.txt")
     run = _start(tmp_path, str(docs), "-j", "2", "-q", "--grace", "0", "--processor", MISBEHAVE)
     try:
         _wait_running(tmp_path, 2)
@@ -108,7 +101,7 @@ def test_status_without_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_retry_failed_reruns_only_the_failures_as_a_linked_run(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", "raise1.txt", "raise2.txt", "hang.txt", "ok.txt")
+    docs = write_texts(tmp_path / "docs", "raise1.txt", "raise2.txt", "hang.txt", "ok.txt")
     first = run_cli("run", str(docs), "--timeout", "1s", "--processor", MISBEHAVE, cwd=tmp_path)
     assert first.returncode == 1
     first_id = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)["run_id"]
@@ -129,7 +122,7 @@ def test_retry_failed_reruns_only_the_failures_as_a_linked_run(tmp_path: Path) -
 
 
 def test_max_failures_stops_the_run_early_and_resumably(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", *(f"raise{i:02d}.txt" for i in range(30)))
+    docs = write_texts(tmp_path / "docs", *(f"raise{i:02d}.txt" for i in range(30)))
     result = run_cli("run", str(docs), "-j", "1", "--max-failures", "3", "--processor", MISBEHAVE, cwd=tmp_path)
     assert result.returncode == 4
     report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
@@ -138,7 +131,7 @@ def test_max_failures_stops_the_run_early_and_resumably(tmp_path: Path) -> None:
 
 
 def test_max_runtime_stops_admitting_and_cancels_after_the_grace(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", "hang.txt", "x1.txt", "x2.txt")
+    docs = write_texts(tmp_path / "docs", "hang.txt", "x1.txt", "x2.txt")
     result = run_cli(
         "run", str(docs), "-j", "1", "--max-runtime", "1s", "--grace", "1s", "--processor", MISBEHAVE, cwd=tmp_path
     )
@@ -150,7 +143,7 @@ def test_max_runtime_stops_admitting_and_cancels_after_the_grace(tmp_path: Path)
 
 
 def test_a_second_sigint_cancels_at_once_and_exits_130(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", "hang1.txt", "hang2.txt")
+    docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt")
     run = _start(tmp_path, str(docs), "-j", "2", "--grace", "10m", "--processor", MISBEHAVE)
     _wait_running(tmp_path, 2)
     run.send_signal(signal.SIGINT)
@@ -162,7 +155,7 @@ def test_a_second_sigint_cancels_at_once_and_exits_130(tmp_path: Path) -> None:
 
 
 def test_json_log_file_has_one_object_per_line(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", "raise.txt", "ok.txt")
+    docs = write_texts(tmp_path / "docs", "raise.txt", "ok.txt")
     result = run_cli(
         "run", str(docs), "-q", "--log-file", "run.log", "--log-format", "json", "--processor", MISBEHAVE, cwd=tmp_path
     )
@@ -175,7 +168,7 @@ def test_json_log_file_has_one_object_per_line(tmp_path: Path) -> None:
 
 
 def test_prune_removes_old_history_but_keeps_documents(tmp_path: Path) -> None:
-    docs = _docs(tmp_path / "docs", "a.txt")
+    docs = write_texts(tmp_path / "docs", "a.txt")
     assert run_cli("run", str(docs), "-q", cwd=tmp_path).returncode == 0
     ledger = tmp_path / ".docbatch" / "ledger.sqlite"
     with sqlite3.connect(ledger) as db:

@@ -15,15 +15,9 @@ from docbatch.config import OutputFormat, RunConfig, SourceConfig
 from docbatch.engine.progress import RunProgress
 from docbatch.engine.runner import run_batch
 from docbatch.errors import ExitCode
+from tests.conftest import write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"
-
-
-def _texts(folder: Path, *names: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        (folder / name).write_text(f"content of {name}\n")
-    return folder
 
 
 def _no_children_left() -> bool:
@@ -73,7 +67,7 @@ async def test_outputs_are_byte_identical_across_runs(
 async def test_a_hung_document_is_killed_at_its_timeout_and_the_others_succeed(
     tmp_path: Path, make_config: Callable[..., RunConfig]
 ) -> None:
-    docs = _texts(tmp_path / "docs", "hang.txt", "a.txt", "b.txt", "c.txt")
+    docs = write_texts(tmp_path / "docs", "hang.txt", "a.txt", "b.txt", "c.txt")
     config = make_config(docs, timeout_s=1.0, processor_override=MISBEHAVE)
     outcome = await run_batch(config)
     report = outcome.report
@@ -97,7 +91,7 @@ async def test_a_hung_document_is_killed_at_its_timeout_and_the_others_succeed(
 async def test_a_dying_or_failing_processor_fails_only_its_document(
     tmp_path: Path, make_config: Callable[..., RunConfig], name: str, kind: str, message: str
 ) -> None:
-    docs = _texts(tmp_path / "docs", name, "ok1.txt", "ok2.txt", "ok3.txt")
+    docs = write_texts(tmp_path / "docs", name, "ok1.txt", "ok2.txt", "ok3.txt")
     outcome = await run_batch(make_config(docs, processor_override=MISBEHAVE))
     assert outcome.report.counts.succeeded == 3
     (failure,) = outcome.report.failures
@@ -109,7 +103,7 @@ async def test_start_order_follows_priority_then_discovery_order(
 ) -> None:
     names = ["n1", "l1", "c1", "h1", "n2", "c2", "l2", "h2"]
     levels = {"n": "normal", "l": "low", "c": "critical", "h": "high"}
-    docs = _texts(tmp_path / "docs", *(f"{name}.txt" for name in names))
+    docs = write_texts(tmp_path / "docs", *(f"{name}.txt" for name in names))
     manifest = tmp_path / "list.jsonl"
     manifest.write_text(
         "".join(
@@ -141,7 +135,7 @@ async def test_jsonl_output_is_one_line_per_document(sample_docs: Path, make_con
 async def test_cancelling_a_run_writes_an_interrupted_report_and_stops_the_workers(
     tmp_path: Path, make_config: Callable[..., RunConfig]
 ) -> None:
-    docs = _texts(tmp_path / "docs", "hang1.txt", "hang2.txt", "later.txt")
+    docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt", "later.txt")
     config = make_config(docs, timeout_s=60.0, processor_override=MISBEHAVE)
     progress = RunProgress()
     task = asyncio.create_task(run_batch(config, progress=progress))
