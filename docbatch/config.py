@@ -39,7 +39,17 @@ def parse_duration(text: str) -> float:
 
 
 def parse_size(text: str) -> int:
-    """Bytes from '512MB', '2GiB', '100k' or a plain number; raises ConfigError otherwise."""
+    """Bytes from '512MB', '2GiB', '100k', a plain number, or '75%' of this machine's memory."""
+    if text.strip().endswith("%"):
+        import psutil
+
+        try:
+            share = float(text.strip()[:-1]) / 100
+        except ValueError:
+            share = -1.0
+        if not 0 < share <= 1:
+            raise ConfigError(f"invalid size {text!r}: a share of memory is between 0% and 100%")
+        return int(psutil.virtual_memory().total * share)
     match = _SIZE.match(text)
     if not match or match.group(2).lower() not in _SIZE_UNITS:
         raise ConfigError(f"invalid size {text!r}: use a number with an optional unit, e.g. 512MB, 2GiB")
@@ -121,6 +131,14 @@ class RunConfig(BaseModel):
         default=None,
         description="module:function used for every document instead of the built-in processors.",
     )
+    retries: int = Field(
+        default=2, ge=0, le=100, description="Extra tries for timeouts, crashes, memory and I/O errors."
+    )
+    backoff_s: float = Field(default=1.0, ge=0, description="Base of the exponential backoff between tries.")
+    backoff_cap_s: float = Field(default=60.0, ge=0, description="Longest wait between two tries.")
+    memory_limit_bytes: int | None = Field(default=None, gt=0, description="Bound on the RSS of all workers together.")
+    memory_per_job_bytes: int | None = Field(default=None, gt=0, description="Bound on one job's process tree.")
+    free_memory_floor_bytes: int | None = Field(default=None, gt=0, description="Throttle below this free memory.")
     grace_s: float = Field(default=30.0, ge=0, description="Seconds running jobs get to finish after a stop request.")
     max_runtime_s: float | None = Field(default=None, gt=0, description="Stop admitting documents after this long.")
     max_failures: str | None = Field(default=None, description="Stop after this many failures (50) or this share (5%).")

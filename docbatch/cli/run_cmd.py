@@ -37,6 +37,9 @@ _FLAG_NAMES = {
     "grace_s": "--grace",
     "max_runtime_s": "--max-runtime",
     "wait_lock_s": "--wait-lock",
+    "retries": "--retries",
+    "memory_limit_bytes": "--memory-limit",
+    "memory_per_job_bytes": "--memory-per-job",
     "paths": "PATH",
     "manifests": "--manifest",
 }
@@ -75,6 +78,11 @@ class RunFlags:
     retry_dead: bool = False
     verify: bool = False
     parent_run_id: str | None = None
+    retries: int = 2
+    backoff: str = "1s"
+    memory_limit: str | None = None
+    memory_per_job: str | None = None
+    min_free_memory: str | None = None
 
     def to_config(self) -> RunConfig:
         if not self.paths and not self.manifests:
@@ -108,6 +116,11 @@ class RunFlags:
                 retry_dead=self.retry_dead,
                 verify=self.verify,
                 parent_run_id=self.parent_run_id,
+                retries=self.retries,
+                backoff_s=0.0 if self.backoff.strip() in {"0", "0s"} else parse_duration(self.backoff),
+                memory_limit_bytes=parse_size(self.memory_limit) if self.memory_limit else None,
+                memory_per_job_bytes=parse_size(self.memory_per_job) if self.memory_per_job else None,
+                free_memory_floor_bytes=parse_size(self.min_free_memory) if self.min_free_memory else None,
                 command=["docbatch", *sys.argv[1:]],
             )
         except ValidationError as error:
@@ -144,6 +157,11 @@ def run(
     max_runtime: str = typer.Option(None, "--max-runtime", help="Stop admitting documents after this long (2h)."),
     max_failures: str = typer.Option(None, "--max-failures", help="Stop after N failures, or a share (5%)."),
     wait_lock: str = typer.Option(None, "--wait-lock", help="Wait this long for another run's lock (exit 3 after)."),
+    retries: int = typer.Option(2, "--retries", help="Extra tries for timeout, crash, memory and I/O failures."),
+    backoff: str = typer.Option("1s", "--backoff", help="First wait before a retry; doubles each time (cap 60s)."),
+    memory_limit: str = typer.Option(None, "--memory-limit", help="Bound on all workers' memory (4GiB or 50%)."),
+    memory_per_job: str = typer.Option(None, "--memory-per-job", help="Kill a job whose processes exceed this."),
+    min_free_memory: str = typer.Option(None, "--min-free-memory", help="Pause admission below this free memory."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary; errors and exit code only."),
     log_file: Path = typer.Option(None, "--log-file", envvar="DOCBATCH_LOG_FILE", help="Also write the log here."),
     log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
@@ -154,6 +172,8 @@ def run(
         concurrency=concurrency, timeout=timeout, state=state, max_file_size=max_file_size,
         max_jobs_per_worker=max_jobs_per_worker, processor=processor, grace=grace, max_runtime=max_runtime,
         max_failures=max_failures, wait_lock=wait_lock, force=force, retry_dead=retry_dead, verify=verify,
+        retries=retries, backoff=backoff, memory_limit=memory_limit, memory_per_job=memory_per_job,
+        min_free_memory=min_free_memory,
     )  # fmt: skip
     outcome = execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
     raise typer.Exit(int(outcome.exit_code))

@@ -47,6 +47,7 @@ class RunProgress:
     stage_times: dict[str, array[float]] = field(default_factory=dict)
     slowest: list[SlowDocument] = field(default_factory=list)
     peak_worker_rss_bytes: int = 0
+    retries: int = 0
 
     @property
     def finished(self) -> int:
@@ -102,6 +103,13 @@ class RunProgress:
 
     def on_started(self, document: Document) -> None:
         self.active[document.source_id] = ActiveJob(document.source_id, document.size, time.monotonic())
+
+    def on_retry(self, record: JobRecord) -> None:
+        """A try failed and the document will be tried again: not a final state, so not counted as one."""
+        self.active.pop(record.document.source_id, None)
+        self.retries += 1
+        if record.result.peak_rss_bytes:
+            self.peak_worker_rss_bytes = max(self.peak_worker_rss_bytes, record.result.peak_rss_bytes)
 
     def on_finished(self, record: JobRecord) -> None:
         document, result = record.document, record.result

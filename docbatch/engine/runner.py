@@ -9,11 +9,10 @@ import contextlib
 import itertools
 import os
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
@@ -21,23 +20,24 @@ from docbatch.checkpoint.lock import StateLock
 from docbatch.checkpoint.reader import LedgerReader
 from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.checkpoint.sqlite import SqliteLedger
-from docbatch.config import OutputFormat, RunConfig
+from docbatch.config import RunConfig
 from docbatch.discovery import discover
-from docbatch.engine.planner import Plan, Planner, Verdict
+from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
+from docbatch.engine.jobs import process_one
+from docbatch.engine.planner import Planner, Verdict
 from docbatch.engine.progress import RunProgress
+from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
-from docbatch.errors import DocbatchError, DocumentError, ExitCode
+from docbatch.errors import DocbatchError, ExitCode
 from docbatch.executors.base import Executor
 from docbatch.executors.local import LocalExecutor
-from docbatch.models import Document, ErrorKind, JobRecord, JobResult, JobSpec, JobState, Skip
-from docbatch.outputs.paths import REPORT_NAME, output_path
-from docbatch.outputs.writers import append_line, render, write_atomic
+from docbatch.models import Document, JobState, Skip
+from docbatch.outputs.paths import REPORT_NAME
+from docbatch.outputs.writers import write_atomic
 from docbatch.report.build import build_report
 from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact, dumps_pretty
 
-_HOST = socket.gethostname()
-_END = object()  # sentinel that tells a slot the queue is drained
 HEARTBEAT_INTERVAL_S = 1.0
 
 
@@ -51,30 +51,6 @@ class RunOutcome:
     report: RunReport
     report_path: Path
     exit_code: ExitCode
-
-
-@dataclass
-class _Run:
-    config: RunConfig
-    run_id: str
-    executor: Executor
-    recorder: LedgerRecorder
-    progress: RunProgress
-    planner: Planner
-    stopper: StopController
-    failure_budget: FailureBudget | None
-    queue: asyncio.PriorityQueue[tuple[tuple[int, int], object]]
-    discovery_error: list[BaseException] = field(default_factory=list)
-    executor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    executor_started: bool = False
-
-    async def ensure_executor(self) -> Executor:
-        """Start the executor on first use: a re-run with nothing to do never spawns a worker."""
-        async with self.executor_lock:
-            if not self.executor_started:
-                await self.executor.start()
-                self.executor_started = True
-        return self.executor
 
 
 async def run_batch(
@@ -99,7 +75,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
     reader = LedgerReader.open(config.state_dir)
     executor = executor or LocalExecutor(config.pool.concurrency, config.pool.max_jobs_per_worker)
-    run = _Run(
+    run = RunContext(
         config=config,
         run_id=new_run_id(),
         executor=executor,
@@ -110,13 +86,22 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         failure_budget=budget,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
     )
+    if isinstance(executor, LocalExecutor) and (
+        config.memory_limit_bytes or config.memory_per_job_bytes or config.free_memory_floor_bytes
+    ):
+        run.governor = MemoryGovernor(
+            executor,
+            limit_bytes=config.memory_limit_bytes,
+            per_job_bytes=config.memory_per_job_bytes,
+            free_floor_bytes=config.free_memory_floor_bytes,
+        )
     cpu_before = os.times()
     ledger.begin_run(
         RunRecord(
             run_id=run.run_id,
             started_at=run.progress.started_at,
             pid=os.getpid(),
-            host=_HOST,
+            host=HOST,
             command=" ".join(config.command),
             config_json=config.model_dump_json(),
             output_dir=str(config.output.root),
@@ -138,6 +123,10 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         cancel_deadline()
         run.stopper.remove_signal_handlers()
         heartbeat.cancel()
+        for timer in run.retry_timers:
+            timer.cancel()
+        if run.governor is not None:
+            await run.governor.stop()
         # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
         await asyncio.shield(executor.close(cancel=run.stopper.reason is not None))
         _cancel_active(run)
@@ -148,7 +137,15 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
     if run.discovery_error:
         status = "failed"
     report = build_report(
-        run.run_id, config, run.progress, executor.name, status, cpu_before, ledger.path, run.stopper.reason
+        run.run_id,
+        config,
+        run.progress,
+        executor.name,
+        status,
+        cpu_before,
+        ledger.path,
+        run.stopper.reason,
+        run.governor.stats if run.governor else None,
     )
     report_path = config.output.root / REPORT_NAME
     await asyncio.to_thread(write_atomic, report_path, dumps_pretty(report.model_dump(mode="json", by_alias=True)))
@@ -167,7 +164,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
     return RunOutcome(report=report, report_path=report_path, exit_code=ExitCode(report.exit_code))
 
 
-async def _heartbeat(run: _Run, ledger: SqliteLedger) -> None:
+async def _heartbeat(run: RunContext, ledger: SqliteLedger) -> None:
     """Publish the live counters for `docbatch status` about once a second."""
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
@@ -175,7 +172,7 @@ async def _heartbeat(run: _Run, ledger: SqliteLedger) -> None:
         await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
 
 
-async def _process_all(run: _Run) -> None:
+async def _process_all(run: RunContext) -> None:
     slots = [asyncio.create_task(_slot(run), name=f"slot-{index}") for index in range(run.config.pool.concurrency)]
     feeder = asyncio.create_task(_feed(run), name="discovery")
     drained = asyncio.create_task(_drain_on_stop(run), name="drain")
@@ -200,7 +197,7 @@ async def _process_all(run: _Run) -> None:
         cancel_now.cancel()
 
 
-async def _drain_on_stop(run: _Run) -> None:
+async def _drain_on_stop(run: RunContext) -> None:
     """On a stop request, put end markers ahead of every queued document: slots finish and leave."""
     await run.stopper.draining.wait()
     # Queued documents stay pending (no ledger event): a resumed run simply processes them. Emptying the
@@ -208,10 +205,10 @@ async def _drain_on_stop(run: _Run) -> None:
     while not run.queue.empty():
         run.queue.get_nowait()
     for index in range(run.config.pool.concurrency):
-        run.queue.put_nowait(((-1, index), _END))
+        run.queue.put_nowait(((-1, index), END))
 
 
-async def _feed(run: _Run) -> None:
+async def _feed(run: RunContext) -> None:
     """Walk in a thread and hand each document to the queue as soon as it is found (streaming)."""
     loop = asyncio.get_running_loop()
     counter = itertools.count()
@@ -233,12 +230,19 @@ async def _feed(run: _Run) -> None:
     finally:
         stop.set()
         run.progress.discovery_done = True
+        # Slots end only when every admitted document has its final state (retries included).
+        if run.owed:
+            stop_waiting = asyncio.ensure_future(run.stopper.draining.wait())
+            settled = asyncio.ensure_future(run.settled.wait())
+            await asyncio.wait({stop_waiting, settled}, return_when=asyncio.FIRST_COMPLETED)
+            stop_waiting.cancel()
+            settled.cancel()
         if not run.stopper.draining.is_set():
             for index in range(run.config.pool.concurrency):
-                await run.queue.put(((1, index), _END))
+                await run.queue.put(((1, index), END))
 
 
-async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
+async def _admit(run: RunContext, item: Document | Skip, sequence: int) -> None:
     if isinstance(item, Skip):
         run.progress.on_skipped(item)
         run.recorder.record(
@@ -247,7 +251,7 @@ async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
                 source_id=item.source_id,
                 state=JobState.SKIPPED,
                 at=time.time(),
-                path=_printable(item.path),
+                path=printable(item.path),
                 message=item.reason,
             )
         )
@@ -275,133 +279,22 @@ async def _admit(run: _Run, item: Document | Skip, sequence: int) -> None:
             )
         )
         return
-    # Higher priority first, then discovery order (FIFO); the leading 0 keeps documents before _END.
-    await run.queue.put(((0, -int(item.priority) * (1 << 40) + sequence), (item, plan)))
+    run.owe()
+    await run.queue.put((queue_key(item, sequence), QueuedJob(item, plan)))
 
 
-async def _slot(run: _Run) -> None:
+async def _slot(run: RunContext) -> None:
     while True:
         _, item = await run.queue.get()
-        if item is _END or run.stopper.draining.is_set():
+        if item is END or run.stopper.draining.is_set():
             return  # a document taken after a stop request stays pending
-        assert isinstance(item, tuple)
-        document, plan = item
-        await _process_one(run, document, plan)
+        assert isinstance(item, QueuedJob)
+        await process_one(run, item)
         if run.failure_budget and run.failure_budget.exceeded(len(run.progress.failures), run.progress.finished):
             run.stopper.request(f"--max-failures {run.config.max_failures} reached")
 
 
-async def _process_one(run: _Run, document: Document, plan: Plan) -> None:
-    config = run.config
-    attempt = plan.attempt
-    started = time.time()
-    run.progress.on_started(document)
-    run.recorder.record(
-        LedgerEvent(
-            run_id=run.run_id,
-            source_id=document.source_id,
-            state=JobState.RUNNING,
-            at=started,
-            attempt=attempt,
-            path=_printable(document.path),
-            size=document.size,
-            mtime_ns=document.mtime_ns,
-            priority=int(document.priority),
-            host=_HOST,
-        )
-    )
-    spec = JobSpec(
-        source_id=document.source_id,
-        path=str(document.path),
-        size=document.size,
-        options=document.options,
-        processor_override=config.processor_override,
-    )
-    if config.max_file_size_bytes is not None and document.size > config.max_file_size_bytes:
-        result = JobResult(
-            source_id=document.source_id,
-            state=JobState.DEAD,
-            error_kind=ErrorKind.TOO_LARGE,
-            message=f"{document.size} bytes is over --max-file-size ({config.max_file_size_bytes})",
-        )
-    else:
-        try:
-            result = await (await run.ensure_executor()).run(spec, config.pool.timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # a bug in an executor must not stop the other documents
-            result = JobResult(
-                source_id=document.source_id,
-                state=JobState.FAILED,
-                error_kind=ErrorKind.INTERNAL,
-                message=f"executor error: {type(error).__name__}: {error}",
-            )
-    written_to = None
-    if result.state is JobState.SUCCEEDED:
-        written_to = await _write_output(run, document, result)
-    finished = time.time()
-    record = JobRecord(
-        document=document,
-        result=result,
-        attempt=attempt,
-        started_at=started,
-        finished_at=finished,
-        output_path=written_to,
-    )
-    run.progress.on_finished(record)
-    run.recorder.record(_final_event(run, record, plan.recipe_hash))
-
-
-async def _write_output(run: _Run, document: Document, result: JobResult) -> str | None:
-    """Write the output; a failure to write turns the job into a failed one (never lost silently)."""
-    fmt = run.config.output.format
-    mark = time.perf_counter()
-    try:
-        target = output_path(run.config.output.root, document.source_id, fmt)
-        data = render(document, result, fmt)
-        if fmt is OutputFormat.JSONL:
-            await asyncio.to_thread(append_line, target, data)
-        else:
-            await asyncio.to_thread(write_atomic, target, data)
-    except DocumentError as error:
-        result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
-        return None
-    except OSError as error:
-        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
-        result.message = f"cannot write output: {error.strerror or error}"
-        return None
-    finally:
-        result.times.write_s = time.perf_counter() - mark
-    return str(target)
-
-
-def _final_event(run: _Run, record: JobRecord, recipe: str) -> LedgerEvent:
-    result = record.result
-    details = {
-        "times": result.times.model_dump(),
-        "peak_rss_bytes": result.peak_rss_bytes,
-        "processor": result.processor_version,
-    }
-    return LedgerEvent(
-        run_id=run.run_id,
-        source_id=record.document.source_id,
-        state=result.state,
-        at=record.finished_at,
-        attempt=record.attempt,
-        sha256=result.sha256,
-        kind=result.kind,
-        recipe_hash=recipe,
-        error_kind=result.error_kind.value if result.error_kind else None,
-        message=result.message,
-        output_path=record.output_path,
-        pid=result.pid,
-        host=_HOST,
-        duration_s=record.duration_s,
-        details=dumps_compact(details).decode(),
-    )
-
-
-def _cancel_active(run: _Run) -> None:
+def _cancel_active(run: RunContext) -> None:
     """Jobs still in flight when the run stops are recorded as cancelled (resumable)."""
     now = time.time()
     for job in list(run.progress.active.values()):
@@ -417,8 +310,3 @@ def _cancel_active(run: _Run) -> None:
                 message=f"run stopped: {run.stopper.reason or 'cancelled'}",
             )
         )
-
-
-def _printable(path: Path) -> str:
-    """Absolute (so retry-failed works from any folder) and printable (undecodable bytes escaped)."""
-    return os.fsencode(os.path.abspath(path)).decode("utf-8", errors="backslashreplace")

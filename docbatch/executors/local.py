@@ -1,22 +1,39 @@
-"""Local executor: a pebble process pool whose workers are killed on timeout and replaced.
+"""Local executor: a pebble process pool whose workers are killed on deadline and replaced.
 
 Chosen over concurrent.futures.ProcessPoolExecutor and loky because those mark the whole pool broken
-when one worker is killed; pebble terminates the timed-out worker (TERM, then KILL after a grace),
-starts a fresh one and stays usable. Workers are spawned (not forked) so they hold no copy of the
-coordinator's threads and locks, and they carry a parent-death signal (see worker.init_worker).
+when one worker is killed; pebble notices a dead worker, fails only its task and starts a fresh one.
+Workers are spawned (not forked) so they hold no copy of the coordinator's threads and locks; each
+is the leader of its own process group and carries a parent-death signal (worker.init_worker).
+
+The deadline is enforced here, not by pebble: each job announces its worker's pid when it starts,
+and when the job's time is up the whole process group gets SIGTERM, then SIGKILL after a grace, so
+a processor's own child processes die with it. pebble's timeout stays as a backstop. The same pid
+map lets the memory governor measure and kill one job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import os
 import signal
+import threading
+import time
+import uuid
 from concurrent.futures import CancelledError as FutureCancelled
+from dataclasses import dataclass, field
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
 from docbatch.executors.worker import init_worker, run_job
 from docbatch.models import ErrorKind, JobResult, JobSpec, JobState
+
+KILL_GRACE_S = 2.0
+START_TIMEOUT_S = 120.0  # a worker that cannot even start within this is reported, not waited for
+_BACKSTOP_S = 10.0
+_STOP = ("", 0)
 
 
 def crash_message(exitcode: int | None) -> str:
@@ -30,42 +47,117 @@ def crash_message(exitcode: int | None) -> str:
     return f"worker process exited unexpectedly (exit code {exitcode})"
 
 
+@dataclass
+class RunningJob:
+    """A job the executor has handed to a worker."""
+
+    token: str
+    source_id: str
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    pid: int | None = None
+    started_at: float = 0.0
+    kill_reason: tuple[ErrorKind, str, JobState] | None = None
+
+
 class LocalExecutor:
     """Runs jobs in supervised worker processes on this machine."""
 
     name = "local"
 
-    def __init__(self, workers: int, max_jobs_per_worker: int = 0) -> None:
+    def __init__(self, workers: int, max_jobs_per_worker: int = 0, kill_grace_s: float = KILL_GRACE_S) -> None:
         self.workers = workers
         self.max_jobs_per_worker = max_jobs_per_worker
+        self.kill_grace_s = kill_grace_s
+        self.jobs: dict[str, RunningJob] = {}
         self._pool: ProcessPool | None = None
+        self._channel: Any = None
+        self._listener: threading.Thread | None = None
 
     async def start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._channel = context.SimpleQueue()
         self._pool = ProcessPool(
             max_workers=self.workers,
             max_tasks=self.max_jobs_per_worker,
             initializer=init_worker,
-            context=multiprocessing.get_context("spawn"),
+            initargs=(self._channel,),
+            context=context,
         )
+        loop = asyncio.get_running_loop()
+        self._listener = threading.Thread(target=self._listen, args=(loop,), name="job-starts", daemon=True)
+        self._listener.start()
+
+    def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            token, pid = self._channel.get()
+            if (token, pid) == _STOP:
+                return
+            with contextlib.suppress(RuntimeError):  # the loop closed under us: nothing left to tell
+                loop.call_soon_threadsafe(self._on_started, token, pid)
+
+    def _on_started(self, token: str, pid: int) -> None:
+        job = self.jobs.get(token)
+        if job is not None:
+            job.pid, job.started_at = pid, time.monotonic()
+            job.started.set()
 
     async def run(self, spec: JobSpec, timeout_s: float) -> JobResult:
         if self._pool is None:
             raise RuntimeError("LocalExecutor.run called before start()")
-        future = self._pool.schedule(run_job, args=(spec,), timeout=timeout_s)
+        job = RunningJob(token=uuid.uuid4().hex, source_id=spec.source_id)
+        self.jobs[job.token] = job
+        spec = spec.model_copy(update={"token": job.token})
+        future = self._pool.schedule(run_job, args=(spec,), timeout=timeout_s + self.kill_grace_s + _BACKSTOP_S)
+        outcome = asyncio.wrap_future(future)
         try:
-            result: JobResult = await asyncio.wrap_future(future)
-            return result
-        except TimeoutError:
-            return _failure(spec, ErrorKind.TIMEOUT, f"no result within {timeout_s:g}s; worker killed")
+            started: asyncio.Future[Any] = asyncio.ensure_future(job.started.wait())
+            either: set[asyncio.Future[Any]] = {outcome, started}
+            await asyncio.wait(either, timeout=START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            if not outcome.done():
+                if not job.started.is_set():
+                    await self.kill(job, ErrorKind.CRASH, f"no worker started the job within {START_TIMEOUT_S:g}s")
+                else:
+                    await asyncio.wait({outcome}, timeout=timeout_s)
+                    if not outcome.done():
+                        await self.kill(job, ErrorKind.TIMEOUT, f"no result within {timeout_s:g}s; worker killed")
+            return await self._result(spec, job, outcome)
+        except asyncio.CancelledError:
+            if not outcome.done():
+                await asyncio.shield(self.kill(job, ErrorKind.INTERNAL, "cancelled"))
+            future.cancel()
+            raise
+        finally:
+            self.jobs.pop(job.token, None)
+
+    async def _result(self, spec: JobSpec, job: RunningJob, outcome: asyncio.Future[JobResult]) -> JobResult:
+        try:
+            result = await outcome
         except ProcessExpired as error:
+            if job.kill_reason is not None:
+                kind, message, state = job.kill_reason
+                return _failure(spec, kind, message, state=state)
             return _failure(spec, ErrorKind.CRASH, crash_message(error.exitcode))
+        except TimeoutError:
+            return _failure(spec, ErrorKind.TIMEOUT, "no result; the worker was killed by the pool's backstop")
         except FutureCancelled:
             return _failure(spec, ErrorKind.INTERNAL, "job cancelled by the pool", state=JobState.CANCELLED)
-        except asyncio.CancelledError:
-            future.cancel()  # pebble stops the worker running a cancelled job
-            raise
         except Exception as error:  # e.g. a result that cannot be pickled back
             return _failure(spec, ErrorKind.INTERNAL, f"{type(error).__name__}: {error}")
+        return result  # a job that finished just as it was being killed keeps its result
+
+    async def kill(self, job: RunningJob, kind: ErrorKind, message: str, state: JobState = JobState.FAILED) -> None:
+        """Stop one job's whole process group: TERM, a grace period, then KILL; pebble replaces the worker.
+        The job ends with ``kind``, ``message`` and ``state`` (FAILED may be retried, DEAD will not)."""
+        if job.kill_reason is None:
+            job.kill_reason = (kind, message, state)
+        if job.pid is None:
+            return
+        _signal_group(job.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.kill_grace_s
+        while time.monotonic() < deadline and _alive(job.pid):
+            await asyncio.sleep(0.02)
+        _signal_group(job.pid, signal.SIGKILL)
 
     async def close(self, *, cancel: bool = False) -> None:
         pool, self._pool = self._pool, None
@@ -76,6 +168,27 @@ class LocalExecutor:
         else:
             pool.close()
         await asyncio.to_thread(pool.join)
+        self._channel.put(_STOP)
+
+
+def _signal_group(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by pebble) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().split(b") ", 1)[1][:1] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _failure(spec: JobSpec, kind: ErrorKind, message: str, state: JobState = JobState.FAILED) -> JobResult:

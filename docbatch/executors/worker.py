@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from docbatch.errors import DocumentError, UnsupportedDocument
 from docbatch.models import ErrorKind, JobResult, JobSpec, JobState, StageTimes
@@ -25,7 +26,10 @@ _KEEP_IN_MEMORY_BYTES = 64 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 
 
-def init_worker() -> None:
+_started_channel: Any = None  # where run_job announces (token, pid); set by init_worker
+
+
+def init_worker(started_channel: Any = None) -> None:
     """Worker start-up: die with the coordinator, and leave Ctrl-C to the coordinator.
 
     The parent-death signal makes the kernel kill this worker when the coordinator dies, even by
@@ -38,8 +42,11 @@ def init_worker() -> None:
         # The coordinator may have died between fork and prctl; then our parent is already init.
         if os.getppid() == 1:
             os._exit(1)
+    # Its own process group, so that a timeout or memory kill reaches whatever the processor started.
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _started_channel
+    _started_channel = started_channel
 
 
 def _peak_rss_bytes() -> int:
@@ -64,6 +71,9 @@ def _read(path: Path, size: int) -> tuple[bytes, bytes | None, str]:
 
 def run_job(spec: JobSpec) -> JobResult:
     """Process one document; every failure is reported in the result, never raised."""
+    if _started_channel is not None and spec.token is not None:
+        # The coordinator starts the job's deadline and its memory accounting from this message.
+        _started_channel.put((spec.token, os.getpid()))
     result = JobResult(source_id=spec.source_id, state=JobState.RUNNING, pid=os.getpid())
     times = StageTimes()
     started = time.perf_counter()

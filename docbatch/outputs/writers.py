@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +76,17 @@ def _markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def temporary_name(path: Path) -> Path:
+    """The temporary file for a target. Fixed per target on purpose: a run killed between writing and
+    renaming leaves it behind, and the resumed run, which redoes that document, reuses and renames it."""
+    return path.with_name(f".{path.name}.docbatch-tmp")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file beside the target, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".docbatch-", suffix=".tmp", dir=path.parent)
+    temporary = temporary_name(path)
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)

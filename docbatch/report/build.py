@@ -10,6 +10,7 @@ from pathlib import Path
 
 from docbatch.config import RunConfig, default_concurrency
 from docbatch.engine.progress import RunProgress
+from docbatch.engine.resources import MemoryStats
 from docbatch.errors import ExitCode
 from docbatch.models import JobState
 from docbatch.report.model import Counts, Resources, RunReport, Throughput
@@ -42,6 +43,7 @@ def build_report(
     cpu_before: os.times_result,
     ledger_path: Path,
     stop_reason: str | None = None,
+    memory: MemoryStats | None = None,
 ) -> RunReport:
     finished_at = time.time()
     wall_s = max(finished_at - progress.started_at, 1e-9)
@@ -86,8 +88,14 @@ def build_report(
         skipped=progress.skips,
         skip_reasons=dict(progress.skip_reasons.most_common()),
         error_kinds=dict(progress.error_kinds.most_common()),
+        retries=progress.retries,
         resources=Resources(
             peak_worker_rss_bytes=progress.peak_worker_rss_bytes,
+            peak_workers_total_bytes=memory.peak_tree_bytes if memory else 0,
+            free_memory_low_bytes=memory.free_low_bytes if memory else None,
+            throttled_s=round(memory.throttled_s, 3) if memory else 0.0,
+            throttle_events=memory.throttle_events if memory else 0,
+            pressure_kills=memory.pressure_kills if memory else 0,
             coordinator_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             cpu_utilisation=round(cpu_s / wall_s / default_concurrency(), 3),
         ),

@@ -63,7 +63,12 @@ class SlowDocument(BaseModel):
 
 
 class Resources(BaseModel):
-    peak_worker_rss_bytes: int = 0
+    peak_worker_rss_bytes: int = Field(default=0, description="Largest one job's process tree (or worker) reached.")
+    peak_workers_total_bytes: int = Field(default=0, description="Largest RSS of all jobs together (memory governor).")
+    free_memory_low_bytes: int | None = Field(default=None, description="Lowest free memory seen (memory governor).")
+    throttled_s: float = Field(default=0.0, description="Time admission was paused for memory.")
+    throttle_events: int = 0
+    pressure_kills: int = Field(default=0, description="Jobs killed and requeued to stay under --memory-limit.")
     coordinator_peak_rss_bytes: int = 0
     cpu_utilisation: float = Field(default=0.0, description="(user+sys of coordinator and workers) / (wall x cores)")
 
@@ -94,6 +99,7 @@ class RunReport(BaseModel):
     skipped: list[SkipEntry]
     skip_reasons: dict[str, int]
     error_kinds: dict[str, int]
+    retries: int = Field(default=0, description="Tries that failed and were scheduled again.")
     resources: Resources
     output_dir: str
     ledger: str

@@ -71,7 +71,7 @@ def test_sigkilled_runs_resume_to_the_same_outputs(tmp_path: Path, sample_docs: 
     final = run_cli("run", str(docs), "-o", str(out), "--state", str(state), "-q", cwd=tmp_path, timeout=300)
     assert final.returncode == 1, final.stderr
     assert _outputs(out) == expected
-    assert not [p for p in out.rglob("*") if p.name.startswith(".docbatch-")], "temporary files left behind"
+    assert not [p for p in out.rglob("*") if p.name.endswith(".docbatch-tmp")], "temporary files left behind"
 
     report = json.loads((out / "report.json").read_text())
     counts = report["counts"]

@@ -1,0 +1,82 @@
+"""The state one run shares between its tasks: config, ledger writer, queue, stop controller and
+the count of documents still owed a final state (which decides when the slots may end)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docbatch.checkpoint.recorder import LedgerRecorder
+from docbatch.config import RunConfig
+from docbatch.engine.planner import Plan, Planner
+from docbatch.engine.progress import RunProgress
+from docbatch.engine.resources import MemoryGovernor
+from docbatch.engine.stopping import FailureBudget, StopController
+from docbatch.executors.base import Executor
+from docbatch.models import Document
+
+HOST = socket.gethostname()
+END = object()  # sentinel that tells a slot to leave
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedJob:
+    """A document waiting for a slot: its plan, and how many tries this run has made of it."""
+
+    document: Document
+    plan: Plan
+    tries: int = 0
+
+
+def queue_key(document: Document, sequence: int) -> tuple[int, int]:
+    """Higher priority first, then FIFO; the leading 0 sorts documents before the end markers."""
+    return (0, -int(document.priority) * (1 << 40) + sequence)
+
+
+@dataclass
+class RunContext:
+    config: RunConfig
+    run_id: str
+    executor: Executor
+    recorder: LedgerRecorder
+    progress: RunProgress
+    planner: Planner
+    stopper: StopController
+    failure_budget: FailureBudget | None
+    queue: asyncio.PriorityQueue[tuple[tuple[int, int], object]]
+    governor: MemoryGovernor | None = None
+    discovery_error: list[BaseException] = field(default_factory=list)
+    executor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    executor_started: bool = False
+    # Documents admitted to the queue that have no final state yet (queued, running or waiting to retry).
+    owed: int = 0
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    retry_timers: set[asyncio.TimerHandle] = field(default_factory=set)
+    retries_scheduled: int = 0
+
+    async def ensure_executor(self) -> Executor:
+        """Start the executor on first use: a re-run with nothing to do never spawns a worker."""
+        async with self.executor_lock:
+            if not self.executor_started:
+                await self.executor.start()
+                self.executor_started = True
+                if self.governor is not None:
+                    self.governor.start()
+        return self.executor
+
+    def owe(self) -> None:
+        self.owed += 1
+        self.settled.clear()
+
+    def settle(self) -> None:
+        self.owed -= 1
+        if self.owed == 0:
+            self.settled.set()
+
+
+def printable(path: Path) -> str:
+    """Absolute (so retry-failed works from any folder) and printable (undecodable bytes escaped)."""
+    return os.fsencode(os.path.abspath(path)).decode("utf-8", errors="backslashreplace")

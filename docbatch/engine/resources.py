@@ -1,0 +1,141 @@
+"""Memory governance with psutil: measure the worker tree, throttle admission, kill what must go.
+
+Every ``interval_s`` the governor sums the RSS of each running job's process tree. Above the high
+watermark of --memory-limit (or below the free-memory floor) it closes the admission gate; below the
+low watermark (and above the floor) it opens it again. Over the limit itself it kills the youngest
+job, which is requeued (counted as an attempt). A job over --memory-per-job is killed as ``memory``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import psutil
+
+from docbatch.models import ErrorKind, JobState
+
+HIGH_WATERMARK = 0.90
+LOW_WATERMARK = 0.75
+
+
+class _Killer(Protocol):
+    """What the governor needs of an executor: its running jobs (token, source_id, pid, started_at)
+    and a way to kill one."""
+
+    jobs: dict[str, Any]
+
+    async def kill(self, job: Any, kind: ErrorKind, message: str, state: JobState = ...) -> None: ...
+
+
+@dataclass
+class MemoryStats:
+    """What the report shows of memory: peaks, the free-memory low point, time throttled."""
+
+    peak_tree_bytes: int = 0
+    free_low_bytes: int | None = None
+    throttled_s: float = 0.0
+    throttle_events: int = 0
+    pressure_kills: int = 0
+    job_peaks: dict[str, int] = field(default_factory=dict)
+
+
+def tree_rss(pid: int) -> int:
+    """RSS of a process and all its descendants (0 when it is gone)."""
+    try:
+        process = psutil.Process(pid)
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for member in members:
+        with contextlib.suppress(psutil.Error):
+            total += member.memory_info().rss
+    return total
+
+
+class MemoryGovernor:
+    def __init__(
+        self,
+        executor: _Killer,
+        *,
+        limit_bytes: int | None,
+        per_job_bytes: int | None,
+        free_floor_bytes: int | None,
+        interval_s: float = 0.2,
+    ) -> None:
+        self.executor = executor
+        self.limit_bytes = limit_bytes
+        self.per_job_bytes = per_job_bytes
+        self.free_floor_bytes = free_floor_bytes
+        self.interval_s = interval_s
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.stats = MemoryStats()
+        self._throttled_since: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def throttled(self) -> bool:
+        return not self.gate.is_set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="memory-governor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._open()
+
+    async def _loop(self) -> None:
+        while True:
+            await self.sample()
+            await asyncio.sleep(self.interval_s)
+
+    async def sample(self) -> None:
+        """One measurement and the decisions that follow from it."""
+        jobs = [job for job in list(self.executor.jobs.values()) if job.pid is not None]
+        sizes = {job.token: tree_rss(job.pid) for job in jobs if job.pid is not None}
+        total = sum(sizes.values())
+        free = psutil.virtual_memory().available
+        stats = self.stats
+        stats.peak_tree_bytes = max(stats.peak_tree_bytes, total)
+        stats.free_low_bytes = free if stats.free_low_bytes is None else min(stats.free_low_bytes, free)
+        for job in jobs:
+            size = sizes.get(job.token, 0)
+            stats.job_peaks[job.source_id] = max(stats.job_peaks.get(job.source_id, 0), size)
+            if self.per_job_bytes is not None and size > self.per_job_bytes:
+                # Trying again would exceed the same cap: the job is dead, not failed.
+                message = f"used {size // 2**20} MiB, over --memory-per-job {self.per_job_bytes // 2**20} MiB"
+                await self.executor.kill(job, ErrorKind.MEMORY, message, JobState.DEAD)
+        low_free = self.free_floor_bytes is not None and free < self.free_floor_bytes
+        if self.limit_bytes is not None and total > self.limit_bytes and len(jobs) > 1:
+            youngest = max(jobs, key=lambda job: job.started_at)
+            stats.pressure_kills += 1
+            await self.executor.kill(
+                youngest, ErrorKind.MEMORY, "killed to keep the workers under --memory-limit; requeued"
+            )
+        high = self.limit_bytes is not None and total > self.limit_bytes * HIGH_WATERMARK
+        low = self.limit_bytes is None or total < self.limit_bytes * LOW_WATERMARK
+        if high or low_free:
+            self._close()
+        elif low:
+            self._open()
+
+    def _close(self) -> None:
+        if self.gate.is_set():
+            self.gate.clear()
+            self._throttled_since = time.monotonic()
+            self.stats.throttle_events += 1
+
+    def _open(self) -> None:
+        if not self.gate.is_set():
+            self.gate.set()
+            if self._throttled_since is not None:
+                self.stats.throttled_s += time.monotonic() - self._throttled_since
+                self._throttled_since = None
