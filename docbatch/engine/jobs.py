@@ -72,6 +72,8 @@ async def process_one(run: RunContext, job: QueuedJob) -> None:
                 error_kind=ErrorKind.INTERNAL,
                 message=f"executor error: {type(error).__name__}: {error}",
             )
+    if result.message:
+        result.message = " ".join(result.message.split())  # one line in the log, the report and the ledger
     written_to = None
     if result.state is JobState.SUCCEEDED:
         written_to = await _write_output(run, document, result)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -22,6 +23,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,7 @@ KILL_GRACE_S = 2.0
 START_TIMEOUT_S = 120.0  # a worker that cannot even start within this is reported, not waited for
 _BACKSTOP_S = 10.0
 _STOP = ("", 0)
+_log = logging.getLogger("docbatch")
 
 
 def crash_message(exitcode: int | None) -> str:
@@ -72,20 +75,36 @@ class LocalExecutor:
         self._pool: ProcessPool | None = None
         self._channel: Any = None
         self._listener: threading.Thread | None = None
+        self._context: Any = None
+        self._replace_lock = asyncio.Lock()
 
     async def start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._channel = context.SimpleQueue()
-        self._pool = ProcessPool(
+        self._context = multiprocessing.get_context("spawn")
+        self._channel = self._context.SimpleQueue()
+        self._pool = self._new_pool()
+        loop = asyncio.get_running_loop()
+        self._listener = threading.Thread(target=self._listen, args=(loop,), name="job-starts", daemon=True)
+        self._listener.start()
+
+    def _new_pool(self) -> ProcessPool:
+        return ProcessPool(
             max_workers=self.workers,
             max_tasks=self.max_jobs_per_worker,
             initializer=init_worker,
             initargs=(self._channel,),
-            context=context,
+            context=self._context,
         )
-        loop = asyncio.get_running_loop()
-        self._listener = threading.Thread(target=self._listen, args=(loop,), name="job-starts", daemon=True)
-        self._listener.start()
+
+    async def _replace_pool(self, broken: ProcessPool) -> None:
+        """pebble gives up on the whole pool when a worker dies while no task is acknowledged as running
+        (an idle worker OOM-killed while jobs wait); start a fresh pool instead of failing every job."""
+        async with self._replace_lock:
+            if self._pool is not broken:
+                return  # another job already replaced it
+            _log.warning("the worker pool broke (a worker died outside a job); starting a new one")
+            self._pool = self._new_pool()
+            broken.stop()
+            await asyncio.to_thread(broken.join)
 
     def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
@@ -107,7 +126,14 @@ class LocalExecutor:
         job = RunningJob(token=uuid.uuid4().hex, source_id=spec.source_id)
         self.jobs[job.token] = job
         spec = spec.model_copy(update={"token": job.token})
-        future = self._pool.schedule(run_job, args=(spec,), timeout=timeout_s + self.kill_grace_s + _BACKSTOP_S)
+        pool = self._pool
+        backstop = timeout_s + self.kill_grace_s + _BACKSTOP_S
+        try:
+            future = pool.schedule(run_job, args=(spec,), timeout=backstop)
+        except RuntimeError:  # the pool is in its error state
+            await self._replace_pool(pool)
+            pool = self._pool
+            future = pool.schedule(run_job, args=(spec,), timeout=backstop)
         outcome = asyncio.wrap_future(future)
         try:
             started: asyncio.Future[Any] = asyncio.ensure_future(job.started.wait())
@@ -121,7 +147,7 @@ class LocalExecutor:
                     await asyncio.wait({outcome}, timeout=timeout_s)
                     if not outcome.done():
                         await self.kill(job, ErrorKind.TIMEOUT, f"no result within {timeout_s:g}s; worker killed")
-            return await self._result(spec, job, outcome)
+            return await self._result(spec, job, outcome, pool)
         except asyncio.CancelledError:
             if not outcome.done():
                 await asyncio.shield(self.kill(job, ErrorKind.INTERNAL, "cancelled"))
@@ -130,9 +156,14 @@ class LocalExecutor:
         finally:
             self.jobs.pop(job.token, None)
 
-    async def _result(self, spec: JobSpec, job: RunningJob, outcome: asyncio.Future[JobResult]) -> JobResult:
+    async def _result(
+        self, spec: JobSpec, job: RunningJob, outcome: asyncio.Future[JobResult], pool: ProcessPool
+    ) -> JobResult:
         try:
             result = await outcome
+        except BrokenProcessPool:
+            await self._replace_pool(pool)
+            return _failure(spec, ErrorKind.CRASH, "the worker pool broke while the job waited; it was restarted")
         except ProcessExpired as error:
             if job.kill_reason is not None:
                 kind, message, state = job.kill_reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +27,22 @@ def misbehave(source: SourceFile) -> str:
         ctypes.string_at(0)
     if name.startswith("raise"):
         raise ValueError("bad bytes at offset 7")
+    if name.startswith("alloc"):  # allocates without end, touching every page so that RSS grows
+        hoard = []
+        while True:
+            hoard.append(bytearray(b"x" * (16 * 2**20)))
+            time.sleep(0.01)
+    if name.startswith("hold"):  # holds 120 MiB for a while, then succeeds
+        held = bytearray(b"x" * (120 * 2**20))
+        time.sleep(1.0)
+        return f"held {len(held)} bytes"
+    if name.startswith("slow"):
+        time.sleep(1.5)
+    if name.startswith("spawn"):  # starts a child process, tells the test its pid, then hangs
+        child = subprocess.Popen(["sleep", "600"])
+        Path(os.environ["DOCBATCH_TEST_CHILD_PID"]).write_text(str(child.pid))
+        while True:
+            time.sleep(0.05)
     return source.read_bytes().decode("utf-8")
 
 
