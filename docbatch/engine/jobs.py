@@ -61,7 +61,7 @@ async def process_one(run: RunContext, job: QueuedJob) -> None:
         try:
             executor = await run.ensure_executor()
             if run.governor is not None:
-                await run.governor.gate.wait()  # throttled while the workers use too much memory
+                await run.governor.admit()  # throttled while the workers use, or would use, too much memory
             result = await executor.run(spec, config.pool.timeout_s)
         except asyncio.CancelledError:
             raise

@@ -41,6 +41,7 @@ class MemoryStats:
     throttle_events: int = 0
     pressure_kills: int = 0
     job_peaks: dict[str, int] = field(default_factory=dict)
+    largest_job_bytes: int = 0
 
 
 def tree_rss(pid: int) -> int:
@@ -65,6 +66,7 @@ class MemoryGovernor:
         limit_bytes: int | None,
         per_job_bytes: int | None,
         free_floor_bytes: int | None,
+        concurrency: int = 1,
         interval_s: float = 0.2,
     ) -> None:
         self.executor = executor
@@ -72,6 +74,9 @@ class MemoryGovernor:
         self.per_job_bytes = per_job_bytes
         self.free_floor_bytes = free_floor_bytes
         self.interval_s = interval_s
+        self.concurrency = concurrency
+        self._sizes: dict[str, int] = {}
+        self._waiting = 0
         self.gate = asyncio.Event()
         self.gate.set()
         self.stats = MemoryStats()
@@ -102,6 +107,7 @@ class MemoryGovernor:
         jobs = [job for job in list(self.executor.jobs.values()) if job.pid is not None]
         sizes = {job.token: tree_rss(job.pid) for job in jobs if job.pid is not None}
         total = sum(sizes.values())
+        self._sizes = sizes
         free = psutil.virtual_memory().available
         stats = self.stats
         stats.peak_tree_bytes = max(stats.peak_tree_bytes, total)
@@ -109,6 +115,7 @@ class MemoryGovernor:
         for job in jobs:
             size = sizes.get(job.token, 0)
             stats.job_peaks[job.source_id] = max(stats.job_peaks.get(job.source_id, 0), size)
+            stats.largest_job_bytes = max(stats.largest_job_bytes, size)
             if self.per_job_bytes is not None and size > self.per_job_bytes:
                 # Trying again would exceed the same cap: the job is dead, not failed.
                 message = f"used {size // 2**20} MiB, over --memory-per-job {self.per_job_bytes // 2**20} MiB"
@@ -127,15 +134,44 @@ class MemoryGovernor:
         elif low:
             self._open()
 
-    def _close(self) -> None:
-        if self.gate.is_set():
-            self.gate.clear()
+    def expected_job_bytes(self) -> int:
+        """What a job about to start is expected to need: the largest job seen so far, and until one has
+        been measured, an even share of the limit."""
+        share = self.limit_bytes // self.concurrency if self.limit_bytes else 0
+        return max(self.stats.largest_job_bytes, share)
+
+    async def admit(self) -> None:
+        """Wait until one more job fits: the gate is open and, with --memory-limit, the running jobs (each
+        counted at least at the expected size, since a job just started has not grown yet) plus one more
+        stay under the high watermark. A lone job is always admitted, so the run cannot stall."""
+        if self._fits():
+            return
+        # Throttled time is wall time during which at least one slot waits here.
+        if self._waiting == 0:
             self._throttled_since = time.monotonic()
             self.stats.throttle_events += 1
-
-    def _open(self) -> None:
-        if not self.gate.is_set():
-            self.gate.set()
-            if self._throttled_since is not None:
+        self._waiting += 1
+        try:
+            while not self._fits():
+                await asyncio.sleep(self.interval_s)
+        finally:
+            self._waiting -= 1
+            if self._waiting == 0 and self._throttled_since is not None:
                 self.stats.throttled_s += time.monotonic() - self._throttled_since
                 self._throttled_since = None
+
+    def _fits(self) -> bool:
+        if not self.gate.is_set():
+            return False
+        if self.limit_bytes is None:
+            return True
+        jobs = list(self.executor.jobs.values())
+        expected = self.expected_job_bytes()
+        committed = sum(max(self._sizes.get(job.token, 0), expected) for job in jobs)
+        return not jobs or committed + expected <= self.limit_bytes * HIGH_WATERMARK
+
+    def _close(self) -> None:
+        self.gate.clear()
+
+    def _open(self) -> None:
+        self.gate.set()

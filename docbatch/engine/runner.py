@@ -86,14 +86,14 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         failure_budget=budget,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
     )
-    if isinstance(executor, LocalExecutor) and (
-        config.memory_limit_bytes or config.memory_per_job_bytes or config.free_memory_floor_bytes
-    ):
+    if isinstance(executor, LocalExecutor):
+        # Always on: besides enforcing limits it measures every job's peak memory for the report.
         run.governor = MemoryGovernor(
             executor,
             limit_bytes=config.memory_limit_bytes,
             per_job_bytes=config.memory_per_job_bytes,
             free_floor_bytes=config.free_memory_floor_bytes,
+            concurrency=config.pool.concurrency,
         )
     cpu_before = os.times()
     ledger.begin_run(

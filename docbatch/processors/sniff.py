@@ -13,6 +13,7 @@ from pathlib import Path
 
 from docbatch.errors import CorruptDocument, EncryptedDocument, UnsupportedDocument
 from docbatch.processors.textdecode import bom_encoding, looks_binary
+from docbatch.processors.ziputil import check_archive
 
 HEAD_BYTES = 4096
 
@@ -103,6 +104,7 @@ def _ole_kind(extension: str) -> str:
 def _zip_kind(path: Path, extension: str) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
+            check_archive(archive)  # before python-docx, python-pptx or calamine unpack anything
             names = set(archive.namelist())
             if "mimetype" in names:
                 mimetype = archive.read("mimetype").strip()

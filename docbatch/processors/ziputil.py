@@ -8,6 +8,29 @@ from docbatch.errors import CorruptDocument, DocumentTooLarge, EncryptedDocument
 
 MAX_PART_BYTES = 256 * 1024 * 1024
 MAX_RATIO = 200  # ordinary XML compresses 5-20x; bombs reach thousands
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+MAX_PARTS = 100_000
+
+
+def check_archive(archive: zipfile.ZipFile) -> None:
+    """Refuse a decompression bomb before any library unpacks it: too many parts, too much unpacked in
+    all, one part too large, or a part that expands far beyond what real documents do."""
+    infos = archive.infolist()
+    if len(infos) > MAX_PARTS:
+        raise DocumentTooLarge(f"{len(infos)} parts in the ZIP container (more than {MAX_PARTS})")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_TOTAL_BYTES:
+        raise DocumentTooLarge(f"unpacks to {total} bytes in all (over {MAX_TOTAL_BYTES}): a decompression bomb?")
+    for info in infos:
+        _check_part(info)
+
+
+def _check_part(info: zipfile.ZipInfo) -> None:
+    if info.file_size > MAX_PART_BYTES:
+        raise DocumentTooLarge(f"part {info.filename!r} unpacks to {info.file_size} bytes")
+    if info.compress_size and info.file_size > 1024 * 1024 and info.file_size / info.compress_size > MAX_RATIO:
+        ratio = info.file_size // info.compress_size
+        raise DocumentTooLarge(f"part {info.filename!r} expands {ratio}x (over {MAX_RATIO}x): a decompression bomb?")
 
 
 def read_part(archive: zipfile.ZipFile, name: str) -> bytes:
@@ -16,10 +39,7 @@ def read_part(archive: zipfile.ZipFile, name: str) -> bytes:
         info = archive.getinfo(name)
     except KeyError as error:
         raise CorruptDocument(f"missing part {name!r}") from error
-    if info.file_size > MAX_PART_BYTES:
-        raise DocumentTooLarge(f"part {name!r} unpacks to {info.file_size} bytes")
-    if info.compress_size and info.file_size > 1024 * 1024 and info.file_size / info.compress_size > MAX_RATIO:
-        raise DocumentTooLarge(f"part {name!r} has a compression ratio over {MAX_RATIO} (a decompression bomb?)")
+    _check_part(info)
     try:
         return archive.read(info)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as error:

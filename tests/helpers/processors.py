@@ -33,7 +33,9 @@ def misbehave(source: SourceFile) -> str:
             hoard.append(bytearray(b"x" * (16 * 2**20)))
             time.sleep(0.01)
     if name.startswith("hold"):  # holds 120 MiB for a while, then succeeds
-        held = bytearray(b"x" * (120 * 2**20))
+        held = bytearray(120 * 2**20)
+        for offset in range(0, len(held), 4096):  # touch every page so that it counts in RSS
+            held[offset] = 1
         time.sleep(1.0)
         return f"held {len(held)} bytes"
     if name.startswith("slow"):
@@ -52,3 +54,17 @@ def record_order(source: SourceFile) -> str:
     with log.open("a") as handle:
         handle.write(source.path.name + "\n")
     return "ok"
+
+
+def chaos(source: SourceFile) -> object:
+    """Misbehaves for names that ask for it (see misbehave); every other document goes through the
+    built-in detection and processors, so one folder can mix real documents with hostile ones."""
+    if source.path.name.startswith(("hang", "exit", "segfault", "raise", "alloc")):
+        return misbehave(source)
+    from docbatch.processors.registry import default_registry
+    from docbatch.processors.sniff import detect
+
+    kind = detect(source.path, source.path.suffix.lower().lstrip("."), source.head).kind
+    processor = default_registry().for_kind(kind)
+    assert processor is not None
+    return processor.extract(source, kind)

@@ -88,4 +88,6 @@ async def test_a_memory_limit_below_the_concurrency_throttles_and_finishes(
     resources = outcome.report.resources
     assert outcome.report.counts.succeeded == 8
     assert resources.throttled_s > 0 and resources.throttle_events >= 1
-    assert resources.peak_workers_total_bytes > 0
+    # Admission counts each running job at the largest size seen, so the overshoot is one job's growth
+    # within a sampling interval, not a whole extra slot's worth.
+    assert 0 < resources.peak_workers_total_bytes < 450 * MiB * 1.25
