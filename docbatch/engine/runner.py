@@ -86,8 +86,11 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         failure_budget=budget,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
     )
-    if isinstance(executor, LocalExecutor):
-        # Always on: besides enforcing limits it measures every job's peak memory for the report.
+    if isinstance(executor, LocalExecutor) and (
+        config.memory_limit_bytes or config.memory_per_job_bytes or config.free_memory_floor_bytes
+    ):
+        # Only when a limit is set: sampling process trees costs about a core-percent per job. Without
+        # it, each job's peak is its worker's high-water mark (getrusage).
         run.governor = MemoryGovernor(
             executor,
             limit_bytes=config.memory_limit_bytes,
