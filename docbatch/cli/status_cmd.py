@@ -7,7 +7,6 @@ slows the run down.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from docbatch.cli.console import human_seconds
+from docbatch.processes import pid_alive
 from docbatch.serialization import dumps_pretty, loads
 
 if TYPE_CHECKING:  # the ledger modules load sqlite3, kept out of `docbatch --help`
@@ -28,19 +28,9 @@ def _liveness(row: RunRow, now: float) -> str:
     """A 'running' row whose coordinator is gone is reported as crashed (a resume reclaims its jobs)."""
     if row.status != "running":
         return row.status
-    gone = row.host == socket.gethostname() and row.pid is not None and not _pid_alive(row.pid)
+    gone = row.host == socket.gethostname() and row.pid is not None and not pid_alive(row.pid)
     silent = row.heartbeat_at is not None and now - row.heartbeat_at > STALE_HEARTBEAT_S
     return "crashed" if gone or silent else "running"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 import time
@@ -31,6 +30,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from docbatch.executors.worker import init_worker, run_job
 from docbatch.models import ErrorKind, JobResult, JobSpec, JobState
+from docbatch.processes import pid_alive, signal_group
 
 KILL_GRACE_S = 2.0
 START_TIMEOUT_S = 120.0  # a worker that cannot even start within this is reported, not waited for
@@ -184,11 +184,11 @@ class LocalExecutor:
             job.kill_reason = (kind, message, state)
         if job.pid is None:
             return
-        _signal_group(job.pid, signal.SIGTERM)
+        signal_group(job.pid, signal.SIGTERM)
         deadline = time.monotonic() + self.kill_grace_s
-        while time.monotonic() < deadline and _alive(job.pid):
+        while time.monotonic() < deadline and pid_alive(job.pid):
             await asyncio.sleep(0.02)
-        _signal_group(job.pid, signal.SIGKILL)
+        signal_group(job.pid, signal.SIGKILL)
 
     async def close(self, *, cancel: bool = False) -> None:
         pool, self._pool = self._pool, None
@@ -200,26 +200,6 @@ class LocalExecutor:
             pool.close()
         await asyncio.to_thread(pool.join)
         self._channel.put(_STOP)
-
-
-def _signal_group(pid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by pebble) counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().split(b") ", 1)[1][:1] != b"Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _failure(spec: JobSpec, kind: ErrorKind, message: str, state: JobState = JobState.FAILED) -> JobResult:
