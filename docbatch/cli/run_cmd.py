@@ -165,6 +165,8 @@ def run(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary; errors and exit code only."),
     log_file: Path = typer.Option(None, "--log-file", envvar="DOCBATCH_LOG_FILE", help="Also write the log here."),
     log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
+    notify: str = typer.Option(None, "--notify", envvar="DOCBATCH_NOTIFY", help="POST the run summary to this URL."),
+    on_complete: str = typer.Option(None, "--on-complete", help="Run this command with the report path at the end."),
 ) -> None:
     """Extract text and metadata from every document under PATHs into one output per document."""
     flags = RunFlags(
@@ -176,7 +178,18 @@ def run(
         min_free_memory=min_free_memory,
     )  # fmt: skip
     outcome = execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
+    announce(outcome, notify=notify, on_complete=on_complete)
     raise typer.Exit(int(outcome.exit_code))
+
+
+def announce(outcome: RunOutcome, *, notify: str | None, on_complete: str | None) -> None:
+    """Webhook and completion command; whatever happens to them, the run's exit code stands."""
+    from docbatch import notify as notifications
+
+    if notify:
+        notifications.post_webhook(notify, notifications.summary_payload(outcome.report, outcome.report_path))
+    if on_complete:
+        notifications.run_on_complete(on_complete, outcome.report_path)
 
 
 def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format: logs.LogFormat) -> RunOutcome:
