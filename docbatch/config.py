@@ -65,6 +65,14 @@ def default_concurrency() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class QueueOrder(enum.StrEnum):
+    """Order of documents within one priority level, among those queued at the time."""
+
+    DISCOVERY = "discovery"
+    SIZE_ASC = "size-asc"
+    SIZE_DESC = "size-desc"  # largest first shortens the tail of a run
+
+
 class OutputFormat(enum.StrEnum):
     """Shape of the per-document output."""
 
@@ -104,6 +112,10 @@ class PoolConfig(BaseModel):
     )
     max_jobs_per_worker: int = Field(default=500, ge=0, description="Recycle a worker after this many jobs (0: never).")
     queue_size: int = Field(default=1024, ge=1, description="Documents discovered ahead of the workers.")
+    order: QueueOrder = Field(default=QueueOrder.DISCOVERY, description="Order within a priority level.")
+    priority_rules: list[tuple[str, int]] = Field(
+        default_factory=list, description="(glob, priority) pairs; the first glob matching a document's id wins."
+    )
 
 
 class OutputConfig(BaseModel):

@@ -16,6 +16,7 @@ from docbatch.config import (
     OutputConfig,
     OutputFormat,
     PoolConfig,
+    QueueOrder,
     RunConfig,
     SourceConfig,
     default_concurrency,
@@ -83,6 +84,23 @@ class RunFlags:
     memory_limit: str | None = None
     memory_per_job: str | None = None
     min_free_memory: str | None = None
+    priority: list[str] = field(default_factory=list)
+    order: QueueOrder = QueueOrder.DISCOVERY
+
+    def priority_rules(self) -> list[tuple[str, int]]:
+        """`GLOB=LEVEL` rules as (glob, priority); a bad rule is a usage error naming it."""
+        from docbatch.discovery.manifest import parse_priority
+
+        rules = []
+        for rule in self.priority:
+            pattern, separator, level = rule.rpartition("=")
+            if not separator or not pattern:
+                raise ConfigError(f"--priority {rule!r}: use GLOB=LEVEL, e.g. 'invoices/*=high'")
+            try:
+                rules.append((pattern, int(parse_priority(level))))
+            except ValueError as error:
+                raise ConfigError(f"--priority {rule!r}: {error}") from None
+        return rules
 
     def to_config(self) -> RunConfig:
         if not self.paths and not self.manifests:
@@ -103,6 +121,8 @@ class RunFlags:
                     concurrency=default_concurrency() if self.concurrency is None else self.concurrency,
                     timeout_s=parse_duration(self.timeout),
                     max_jobs_per_worker=self.max_jobs_per_worker,
+                    order=self.order,
+                    priority_rules=self.priority_rules(),
                 ),
                 output=OutputConfig(root=self.output, format=self.fmt),
                 state_dir=self.state,
@@ -165,6 +185,8 @@ def run(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary; errors and exit code only."),
     log_file: Path = typer.Option(None, "--log-file", envvar="DOCBATCH_LOG_FILE", help="Also write the log here."),
     log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
+    priority: list[str] = typer.Option([], "--priority", help="GLOB=LEVEL (low|normal|high|critical); repeatable."),
+    order: QueueOrder = typer.Option(QueueOrder.DISCOVERY, "--order", help="Order within a priority level."),
     notify: str = typer.Option(None, "--notify", envvar="DOCBATCH_NOTIFY", help="POST the run summary to this URL."),
     on_complete: str = typer.Option(None, "--on-complete", help="Run this command with the report path at the end."),
 ) -> None:
@@ -175,7 +197,7 @@ def run(
         max_jobs_per_worker=max_jobs_per_worker, processor=processor, grace=grace, max_runtime=max_runtime,
         max_failures=max_failures, wait_lock=wait_lock, force=force, retry_dead=retry_dead, verify=verify,
         retries=retries, backoff=backoff, memory_limit=memory_limit, memory_per_job=memory_per_job,
-        min_free_memory=min_free_memory,
+        min_free_memory=min_free_memory, priority=priority, order=order,
     )  # fmt: skip
     outcome = execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
     announce(outcome, notify=notify, on_complete=on_complete)

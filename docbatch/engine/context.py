@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docbatch.checkpoint.recorder import LedgerRecorder
-from docbatch.config import RunConfig
+from docbatch.config import QueueOrder, RunConfig
 from docbatch.engine.planner import Plan, Planner
 from docbatch.engine.progress import RunProgress
 from docbatch.engine.resources import MemoryGovernor
@@ -31,9 +31,18 @@ class QueuedJob:
     tries: int = 0
 
 
-def queue_key(document: Document, sequence: int) -> tuple[int, int]:
-    """Higher priority first, then FIFO; the leading 0 sorts documents before the end markers."""
-    return (0, -int(document.priority) * (1 << 40) + sequence)
+_LEVEL = 1 << 120  # wider than any size (<< 40) plus sequence, so priority always dominates
+
+
+def queue_key(document: Document, sequence: int, order: QueueOrder = QueueOrder.DISCOVERY) -> tuple[int, int]:
+    """Higher priority first, then the chosen order (FIFO by default, sequence breaking ties); the leading 0
+    sorts documents before the end markers."""
+    within = sequence
+    if order is QueueOrder.SIZE_ASC:
+        within = (document.size << 40) + sequence
+    elif order is QueueOrder.SIZE_DESC:
+        within = ((_LEVEL >> 1) - (document.size << 40)) + sequence
+    return (0, -int(document.priority) * _LEVEL + within)
 
 
 @dataclass

@@ -118,7 +118,9 @@ def _schedule_retry(run: RunContext, job: QueuedJob, failed_tries: int) -> None:
         if run.stopper.draining.is_set():
             return  # stays pending; the next run picks it up
         # A task, not put_nowait: the queue may be full of newly discovered documents.
-        task = asyncio.ensure_future(run.queue.put((queue_key(job.document, next(_retry_sequence)), again)))
+        task = asyncio.ensure_future(
+            run.queue.put((queue_key(job.document, next(_retry_sequence), run.config.pool.order), again))
+        )
         _requeueing.add(task)
         task.add_done_callback(_requeueing.discard)
 

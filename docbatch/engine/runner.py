@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import itertools
 import os
 import secrets
@@ -31,7 +32,7 @@ from docbatch.engine.stopping import FailureBudget, StopController, schedule_dea
 from docbatch.errors import DocbatchError, ExitCode
 from docbatch.executors.base import Executor
 from docbatch.executors.local import LocalExecutor
-from docbatch.models import Document, JobState, Skip
+from docbatch.models import Document, JobState, Priority, Skip
 from docbatch.outputs.paths import REPORT_NAME
 from docbatch.outputs.writers import write_atomic
 from docbatch.report.build import build_report
@@ -259,6 +260,7 @@ async def _admit(run: RunContext, item: Document | Skip, sequence: int) -> None:
             )
         )
         return
+    item = _apply_priority_rules(run, item)
     run.progress.on_discovered(item)
     plan = run.planner.plan(item)
     if plan.verdict is Verdict.UP_TO_DATE:
@@ -283,7 +285,14 @@ async def _admit(run: RunContext, item: Document | Skip, sequence: int) -> None:
         )
         return
     run.owe()
-    await run.queue.put((queue_key(item, sequence), QueuedJob(item, plan)))
+    await run.queue.put((queue_key(item, sequence, run.config.pool.order), QueuedJob(item, plan)))
+
+
+def _apply_priority_rules(run: RunContext, document: Document) -> Document:
+    for pattern, level in run.config.pool.priority_rules:
+        if fnmatch.fnmatchcase(document.source_id, pattern) or fnmatch.fnmatchcase(document.path.name, pattern):
+            return document.model_copy(update={"priority": Priority(level)})
+    return document
 
 
 async def _slot(run: RunContext) -> None:

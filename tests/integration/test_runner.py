@@ -149,3 +149,21 @@ async def test_cancelling_a_run_writes_an_interrupted_report_and_stops_the_worke
     assert (counts.cancelled, counts.pending, counts.discovered) == (2, 1, 3)
     assert counts.reconciles
     assert _no_children_left()
+
+
+async def test_priority_rules_and_largest_first_order(
+    tmp_path: Path, make_config: Callable[..., RunConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docbatch.config import PoolConfig, QueueOrder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, size in (("a.txt", 10), ("b.txt", 3000), ("c.txt", 200), ("urgent.txt", 1), ("d.txt", 50)):
+        (docs / name).write_text("x" * size)
+    log = tmp_path / "order.log"
+    monkeypatch.setenv("DOCBATCH_TEST_ORDER_LOG", str(log))
+    pool = PoolConfig(concurrency=1, order=QueueOrder.SIZE_DESC, priority_rules=[("urgent*", 3)])
+    config = make_config(docs, processor_override="tests.helpers.processors:record_order")
+    await run_batch(config.model_copy(update={"pool": pool}))
+    # a.txt starts while the rest are still being found; then the rule's critical one, then largest first.
+    assert log.read_text().split() == ["a.txt", "urgent.txt", "b.txt", "c.txt", "d.txt"]
