@@ -116,12 +116,19 @@ class Extraction(BaseModel):
 
 
 class StageTimes(BaseModel):
-    """Seconds spent in each stage of one job."""
+    """Seconds spent in each stage of one job. ``dispatch_s`` is the rest of the job's duration (queueing
+    for a worker, moving the job and its result between processes), so the stages add up to it."""
 
+    dispatch_s: float = 0.0
     read_s: float = 0.0
     detect_s: float = 0.0
     extract_s: float = 0.0
+    transform_s: float = 0.0
     write_s: float = 0.0
+
+    def settle_dispatch(self, duration_s: float) -> None:
+        measured = self.read_s + self.detect_s + self.extract_s + self.transform_s + self.write_s
+        self.dispatch_s = max(0.0, duration_s - measured)
 
 
 class JobSpec(BaseModel):

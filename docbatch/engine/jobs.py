@@ -86,6 +86,7 @@ async def process_one(run: RunContext, job: QueuedJob) -> None:
         finished_at=finished,
         output_path=written_to,
     )
+    result.times.settle_dispatch(record.duration_s)
     if run.governor is not None and document.source_id in run.governor.stats.job_peaks:
         result.peak_rss_bytes = run.governor.stats.job_peaks.pop(document.source_id)
     run.recorder.record(_final_event(run, record, plan.recipe_hash))
@@ -135,6 +136,8 @@ async def _write_output(run: RunContext, document: Document, result: JobResult) 
     try:
         target = output_path(run.config.output.root, document.source_id, fmt)
         data = render(document, result, fmt)
+        result.times.transform_s = time.perf_counter() - mark
+        mark = time.perf_counter()
         if fmt is OutputFormat.JSONL:
             await asyncio.to_thread(append_line, target, data)
         else:

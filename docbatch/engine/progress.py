@@ -44,7 +44,8 @@ class RunProgress:
     error_kinds: Counter[str] = field(default_factory=Counter)
     by_type: dict[str, TypeCounts] = field(default_factory=dict)
     durations: array[float] = field(default_factory=lambda: array("d"))
-    stage_times: dict[str, array[float]] = field(default_factory=dict)
+    # Seconds per stage, by document type: report percentiles per type and, merged, per stage.
+    stage_times: dict[str, dict[str, array[float]]] = field(default_factory=dict)
     slowest: list[SlowDocument] = field(default_factory=list)
     peak_worker_rss_bytes: int = 0
     retries: int = 0
@@ -123,8 +124,9 @@ class RunProgress:
         self.states[result.state.value] += 1
         self.bytes_done += document.size
         self.durations.append(record.duration_s)
+        by_stage = self.stage_times.setdefault(result.kind or document.extension or "unknown", {})
         for stage, seconds in result.times.model_dump().items():
-            self.stage_times.setdefault(stage.removesuffix("_s"), array("d")).append(seconds)
+            by_stage.setdefault(stage.removesuffix("_s"), array("d")).append(seconds)
         self._track_slowest(record)
         if result.state is JobState.SUCCEEDED:
             pages = len(result.extraction.pages) if result.extraction else 0

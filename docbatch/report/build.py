@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import resource
 import time
@@ -13,8 +14,8 @@ from docbatch.engine.progress import RunProgress
 from docbatch.engine.resources import MemoryStats
 from docbatch.errors import ExitCode
 from docbatch.models import JobState
-from docbatch.report.model import Counts, Resources, RunReport, Throughput
-from docbatch.report.stats import distribution
+from docbatch.report.model import Bottleneck, Counts, Resources, RunReport, Throughput
+from docbatch.report.stats import distribution, find_bottleneck
 
 
 def _iso(timestamp: float) -> str:
@@ -58,6 +59,17 @@ def build_report(
         cancelled=states[JobState.CANCELLED.value],
         pending=max(0, progress.discovered - finished),
     )
+    merged: dict[str, list[float]] = {}
+    busiest: dict[str, tuple[float, str]] = {}
+    for kind, stages in progress.stage_times.items():
+        for stage, values in stages.items():
+            merged.setdefault(stage, []).extend(values)
+            total = math.fsum(values)
+            if total > busiest.get(stage, (-1.0, ""))[0]:
+                busiest[stage] = (total, kind)
+    found = find_bottleneck(
+        {stage: math.fsum(values) for stage, values in merged.items()}, {s: k for s, (_, k) in busiest.items()}
+    )
     cpu_after = os.times()
     cpu_s = sum(after - before for after, before in zip(cpu_after[:4], cpu_before[:4], strict=True))
     processed = counts.succeeded + counts.failed + counts.dead
@@ -82,7 +94,12 @@ def build_report(
             pages_per_s=round(progress.pages_done / wall_s, 3),
         ),
         durations=distribution(progress.durations),
-        stages={stage: distribution(values) for stage, values in progress.stage_times.items()},
+        stages={stage: distribution(values) for stage, values in merged.items()},
+        stages_by_type={
+            kind: {stage: distribution(values) for stage, values in stages.items()}
+            for kind, stages in sorted(progress.stage_times.items())
+        },
+        bottleneck=Bottleneck(stage=found[0], share=found[1], reason=found[2]) if found else None,
         slowest=progress.slowest,
         failures=progress.failures,
         skipped=progress.skips,

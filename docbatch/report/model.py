@@ -41,6 +41,14 @@ class Throughput(BaseModel):
     pages_per_s: float = 0.0
 
 
+class Bottleneck(BaseModel):
+    """The stage where the jobs spent most of their time, and why that matters."""
+
+    stage: str
+    share: float = Field(description="Share of all job time spent in this stage (0-1).")
+    reason: str
+
+
 class Failure(BaseModel):
     source_id: str
     path: str
@@ -93,7 +101,9 @@ class RunReport(BaseModel):
     pages_processed: int
     throughput: Throughput
     durations: Distribution
-    stages: dict[str, Distribution]
+    stages: dict[str, Distribution] = Field(description="Per stage; the stages' totals add up to the jobs' total.")
+    stages_by_type: dict[str, dict[str, Distribution]] = Field(default_factory=dict)
+    bottleneck: Bottleneck | None = None
     slowest: list[SlowDocument]
     failures: list[Failure]
     skipped: list[SkipEntry]

@@ -28,6 +28,28 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+_ADVICE = {
+    "extract": "parsing dominates: more cores (-j, a cluster) or a faster library help; orchestration does not",
+    "read": "reading files dominates: the storage is the limit (network share? cold cache?)",
+    "write": "writing outputs dominates: the output folder's storage is the limit",
+    "transform": "rendering outputs dominates: a smaller --format (txt) helps",
+    "dispatch": "time between jobs and workers dominates: the documents are tiny or the workers are starved",
+    "detect": "type detection dominates: unusual for real documents",
+}
+
+
+def find_bottleneck(totals: dict[str, float], busiest_type: dict[str, str]) -> tuple[str, float, str] | None:
+    """(stage, share of all job time, one-line reason) for the stage with the largest total."""
+    whole = math.fsum(totals.values())
+    if whole <= 0:
+        return None
+    stage = max(totals, key=lambda name: totals[name])
+    share = totals[stage] / whole
+    where = f"; most of it in {busiest_type[stage]} documents" if stage in busiest_type else ""
+    reason = f"{stage} takes {share:.0%} of all job time{where}: {_ADVICE.get(stage, '')}".rstrip(": ")
+    return stage, round(share, 4), reason
+
+
 def distribution(values: Sequence[float]) -> Distribution:
     if not values:
         return Distribution()

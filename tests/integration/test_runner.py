@@ -40,6 +40,12 @@ async def test_sample_docs_end_to_end(sample_docs: Path, make_config: Callable[.
     assert [f.source_id for f in report.failures] == ["broken/quarterly-figures.pdf"]
     assert report.failures[0].error_kind == "corrupt"
     assert report.by_type["pdf"].pages == 4
+    # Per-stage totals add up to the jobs' durations; the bottleneck is named with a reason.
+    stage_total = sum(stage.total for stage in report.stages.values())
+    assert abs(stage_total - report.durations.total) < 0.001 * len(report.stages) + 1e-6
+    assert set(report.stages) == {"dispatch", "read", "detect", "extract", "transform", "write"}
+    assert report.bottleneck is not None and report.bottleneck.stage in report.stages
+    assert report.stages_by_type["pdf"]["extract"].count == 2  # the good PDF and the broken one
     on_disk = json.loads(outcome.report_path.read_text())
     assert on_disk["counts"] == report.counts.model_dump()
     outputs = sorted(p.relative_to(config.output.root).as_posix() for p in config.output.root.rglob("*.json"))
