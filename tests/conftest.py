@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 
 from docbatch.config import OutputConfig, PoolConfig, RunConfig, SourceConfig
@@ -37,6 +38,20 @@ def make_config(tmp_path: Path) -> Callable[..., RunConfig]:
         return RunConfig.model_validate(fields)
 
     return factory
+
+
+def survivors(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """The processes still running after ``timeout_s``; a zombie (exited, not yet reaped by whoever
+    adopted it) counts as gone."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout_s)
+    running = []
+    for process in alive:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
 
 
 def write_texts(folder: Path, *names: str) -> Path:

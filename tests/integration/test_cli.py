@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, survivors
 
 
 def test_run_on_sample_docs_reports_the_broken_file_and_exits_1(sample_docs: Path, tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_workers_die_with_a_sigkilled_coordinator(tmp_path: Path) -> None:
     time.sleep(1.0)  # let them pick up the hanging jobs
     coordinator.send_signal(signal.SIGKILL)
     coordinator.wait()
-    gone, alive = psutil.wait_procs(workers, timeout=2.0)
+    alive = survivors(workers, timeout_s=2.0)
     assert not alive, f"workers outlived the coordinator: {[p.pid for p in alive]}"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, survivors
 
 COPIES = 34  # x 16 sample documents = 544
 
@@ -64,7 +64,7 @@ def test_sigkilled_runs_resume_to_the_same_outputs(tmp_path: Path, sample_docs: 
         workers = psutil.Process(coordinator.pid).children(recursive=True)
         coordinator.send_signal(signal.SIGKILL)
         coordinator.wait()
-        _, alive = psutil.wait_procs(workers, timeout=2.0)
+        alive = survivors(workers, timeout_s=2.0)
         assert not alive, "worker processes outlived the killed coordinator"
         in_flight_at_kills |= _running(ledger)
 
