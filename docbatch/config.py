@@ -143,6 +143,7 @@ class RunConfig(BaseModel):
         default=None,
         description="module:function used for every document instead of the built-in processors.",
     )
+    exec_template: str | None = Field(default=None, description="'CMD {in} {out}' run for every document.")
     retries: int = Field(
         default=2, ge=0, le=100, description="Extra tries for timeouts, crashes, memory and I/O errors."
     )
@@ -163,7 +164,11 @@ class RunConfig(BaseModel):
 
     def recipe_options(self) -> dict[str, str | int | None]:
         """Options that change what a document's output holds (part of the recipe hash)."""
-        return {"format": self.output.format.value, "processor_override": self.processor_override}
+        return {
+            "format": self.output.format.value,
+            "processor_override": self.processor_override,
+            "exec": self.exec_template,
+        }
 
 
 CONFIG_FILE = "docbatch.toml"

@@ -139,6 +139,7 @@ class JobSpec(BaseModel):
     size: int
     options: dict[str, JsonValue] = Field(default_factory=dict)
     processor_override: str | None = None
+    exec_template: str | None = None
     token: str | None = Field(default=None, description="Set by an executor to follow the job to its worker.")
 
 

@@ -84,6 +84,7 @@ class RunFlags:
     memory_limit: str | None = None
     memory_per_job: str | None = None
     min_free_memory: str | None = None
+    exec_template: str | None = None
     priority: list[str] = field(default_factory=list)
     order: QueueOrder = QueueOrder.DISCOVERY
 
@@ -108,6 +109,12 @@ class RunFlags:
         if self.processor:
             # Fail before the batch, not once per document inside the workers.
             load_custom_processor(self.processor)
+        if self.exec_template:
+            from docbatch.processors.command import parse_template
+
+            parse_template(self.exec_template)
+            if self.processor:
+                raise ConfigError("--exec and --processor cannot be used together")
         if self.max_failures:
             from docbatch.engine.stopping import FailureBudget
 
@@ -128,6 +135,7 @@ class RunFlags:
                 state_dir=self.state,
                 max_file_size_bytes=parse_size(self.max_file_size) if self.max_file_size else None,
                 processor_override=self.processor,
+                exec_template=self.exec_template,
                 grace_s=0.0 if self.grace.strip() in {"0", "0s"} else parse_duration(self.grace),
                 max_runtime_s=parse_duration(self.max_runtime) if self.max_runtime else None,
                 max_failures=self.max_failures,
@@ -185,6 +193,9 @@ def run(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary; errors and exit code only."),
     log_file: Path = typer.Option(None, "--log-file", envvar="DOCBATCH_LOG_FILE", help="Also write the log here."),
     log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
+    exec_template: str = typer.Option(
+        None, "--exec", help="Run 'CMD {in} {out}' per document (no shell); its output is the text."
+    ),
     priority: list[str] = typer.Option([], "--priority", help="GLOB=LEVEL (low|normal|high|critical); repeatable."),
     order: QueueOrder = typer.Option(QueueOrder.DISCOVERY, "--order", help="Order within a priority level."),
     notify: str = typer.Option(None, "--notify", envvar="DOCBATCH_NOTIFY", help="POST the run summary to this URL."),
@@ -198,6 +209,7 @@ def run(
         max_failures=max_failures, wait_lock=wait_lock, force=force, retry_dead=retry_dead, verify=verify,
         retries=retries, backoff=backoff, memory_limit=memory_limit, memory_per_job=memory_per_job,
         min_free_memory=min_free_memory, priority=priority, order=order,
+        exec_template=exec_template,
     )  # fmt: skip
     outcome = execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
     announce(outcome, notify=notify, on_complete=on_complete)

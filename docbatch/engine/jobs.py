@@ -49,6 +49,7 @@ async def process_one(run: RunContext, job: QueuedJob) -> None:
         size=document.size,
         options=document.options,
         processor_override=config.processor_override,
+        exec_template=config.exec_template,
     )
     if config.max_file_size_bytes is not None and document.size > config.max_file_size_bytes:
         result = JobResult(

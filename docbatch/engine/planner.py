@@ -46,7 +46,9 @@ class Planner:
 
     def recipe_hash(self, document: Document) -> str:
         """The recipe a document will be processed with, known from its extension alone."""
-        if self._config.processor_override:
+        if self._config.exec_template:
+            processor = f"exec/{self._config.exec_template}"
+        elif self._config.processor_override:
             processor = load_custom_processor(self._config.processor_override).version()
         else:
             found = default_registry().for_kind(EXTENSION_KINDS.get(document.extension, ""))

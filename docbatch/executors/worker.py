@@ -19,6 +19,7 @@ from typing import Any
 from docbatch.errors import DocumentError, UnsupportedDocument
 from docbatch.models import ErrorKind, JobResult, JobSpec, JobState, StageTimes
 from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.command import CommandProcessor
 from docbatch.processors.registry import default_registry, load_custom_processor
 from docbatch.processors.sniff import EXTENSION_KINDS, HEAD_BYTES, detect
 
@@ -87,7 +88,10 @@ def run_job(spec: JobSpec) -> JobResult:
         # Provisional, so that a document failing detection is still counted under its claimed type.
         result.kind = EXTENSION_KINDS.get(extension)
         warning = None
-        if spec.processor_override:
+        if spec.exec_template:
+            processor = CommandProcessor(spec.exec_template)
+            kind = "exec"
+        elif spec.processor_override:
             processor = load_custom_processor(spec.processor_override)
             kind = processor.kinds[0]
         else:
