@@ -25,7 +25,7 @@ from docbatch.config import (
 )
 from docbatch.engine.progress import RunProgress
 from docbatch.errors import ConfigError
-from docbatch.processors.registry import load_custom_processor
+from docbatch.processors.registry import default_registry, load_custom_processor
 
 if TYPE_CHECKING:
     from docbatch.engine.runner import RunOutcome
@@ -106,8 +106,9 @@ class RunFlags:
     def to_config(self) -> RunConfig:
         if not self.paths and not self.manifests:
             raise ConfigError("nothing to process: give one or more PATHs or --manifest FILE")
+        # Fail before the batch, not once per document inside the workers: plugins and --processor load here.
+        default_registry()
         if self.processor:
-            # Fail before the batch, not once per document inside the workers.
             load_custom_processor(self.processor)
         if self.exec_template:
             from docbatch.processors.command import parse_template

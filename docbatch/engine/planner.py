@@ -20,7 +20,6 @@ from docbatch.models import Document, JobState
 from docbatch.outputs.paths import output_path
 from docbatch.processors.base import library_version
 from docbatch.processors.registry import default_registry, load_custom_processor
-from docbatch.processors.sniff import EXTENSION_KINDS
 from docbatch.serialization import stable_hash
 
 
@@ -51,7 +50,8 @@ class Planner:
         elif self._config.processor_override:
             processor = load_custom_processor(self._config.processor_override).version()
         else:
-            found = default_registry().for_kind(EXTENSION_KINDS.get(document.extension, ""))
+            registry = default_registry()
+            found = registry.for_kind(registry.extension_kinds.get(document.extension, ""))
             # Unknown extensions are sniffed by content, so any processor may read them.
             processor = found.version() if found is not None else self._all_versions
         return stable_hash([processor, self._config.recipe_options(), document.options])

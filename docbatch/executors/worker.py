@@ -21,7 +21,7 @@ from docbatch.models import ErrorKind, JobResult, JobSpec, JobState, StageTimes
 from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.command import CommandProcessor
 from docbatch.processors.registry import default_registry, load_custom_processor
-from docbatch.processors.sniff import EXTENSION_KINDS, HEAD_BYTES, detect
+from docbatch.processors.sniff import HEAD_BYTES, detect
 
 _KEEP_IN_MEMORY_BYTES = 64 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1
@@ -86,7 +86,7 @@ def run_job(spec: JobSpec) -> JobResult:
         processor: Processor
         extension = path.suffix.lower().lstrip(".")
         # Provisional, so that a document failing detection is still counted under its claimed type.
-        result.kind = EXTENSION_KINDS.get(extension)
+        result.kind = default_registry().extension_kinds.get(extension)
         warning = None
         if spec.exec_template:
             processor = CommandProcessor(spec.exec_template)
@@ -95,9 +95,10 @@ def run_job(spec: JobSpec) -> JobResult:
             processor = load_custom_processor(spec.processor_override)
             kind = processor.kinds[0]
         else:
-            detection = detect(path, extension, head)
+            registry = default_registry()
+            detection = detect(path, extension, head, registry.extension_kinds, registry.plugin_kinds)
             kind, warning = detection.kind, detection.warning
-            found = default_registry().for_kind(kind)
+            found = registry.for_kind(kind)
             if found is None:
                 raise UnsupportedDocument(f"no processor for type {kind}")
             processor = found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import sys
 from dataclasses import dataclass
 
@@ -51,15 +52,31 @@ class Registry:
     def __init__(self, processors: tuple[type[Processor], ...] = BUILTIN_PROCESSORS) -> None:
         self._by_kind: dict[str, Processor] = {}
         self._classes: dict[str, type[Processor]] = {}
+        self.extension_kinds: dict[str, str] = dict(EXTENSION_KINDS)
+        self.plugin_kinds: set[str] = set()
         for cls in processors:
-            if cls.name in self._classes:
-                raise ValueError(f"two processors are named {cls.name!r}")
-            self._classes[cls.name] = cls
-            instance = cls()
-            for kind in cls.kinds:
-                if kind in self._by_kind:
-                    raise ValueError(f"kind {kind!r} is claimed by {self._by_kind[kind].name} and {cls.name}")
-                self._by_kind[kind] = instance
+            self.add(cls)
+
+    def add(self, cls: type[Processor], *, plugin: bool = False) -> None:
+        """Register a processor class; raise ConfigError when its name or one of its kinds is taken."""
+        from docbatch.errors import ConfigError
+
+        if cls.name in self._classes:
+            raise ConfigError(f"two processors are named {cls.name!r}")
+        for kind in cls.kinds:
+            if kind in self._by_kind:
+                raise ConfigError(f"kind {kind!r} is claimed by {self._by_kind[kind].name} and {cls.name}")
+        instance = cls()
+        self._classes[cls.name] = cls
+        for kind in cls.kinds:
+            self._by_kind[kind] = instance
+        if plugin:
+            self.plugin_kinds.update(cls.kinds)
+            # A plugin names the extensions it reads, each mapped to its first kind.
+            for extension in getattr(cls, "extensions", ()):
+                if extension in self.extension_kinds:
+                    raise ConfigError(f"extension .{extension} of plugin {cls.name!r} is already read by docbatch")
+                self.extension_kinds[extension] = cls.kinds[0]
 
     def for_kind(self, kind: str) -> Processor | None:
         return self._by_kind.get(kind)
@@ -69,7 +86,7 @@ class Registry:
             ProcessorInfo(
                 name=cls.name,
                 kinds=cls.kinds,
-                extensions=tuple(ext for ext, kind in EXTENSION_KINDS.items() if kind in cls.kinds),
+                extensions=tuple(ext for ext, kind in self.extension_kinds.items() if kind in cls.kinds),
                 library=cls.library,
                 library_version=library_version(cls.library),
                 description=cls.description,
@@ -78,9 +95,25 @@ class Registry:
         ]
 
 
+PLUGIN_GROUP = "docbatch.processors"
+
+
 @functools.cache
 def default_registry() -> Registry:
-    return Registry()
+    """The built-in processors plus those installed packages offer in the `docbatch.processors`
+    entry-point group (each entry point names a Processor subclass)."""
+    from docbatch.errors import ConfigError
+
+    registry = Registry()
+    for entry_point in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            loaded = entry_point.load()
+        except Exception as error:  # a broken plugin is named, not a traceback
+            raise ConfigError(f"processor plugin {entry_point.name!r} ({entry_point.value}): {error}") from error
+        if not (isinstance(loaded, type) and issubclass(loaded, Processor)):
+            raise ConfigError(f"processor plugin {entry_point.name!r} is not a docbatch Processor subclass")
+        registry.add(loaded, plugin=True)
+    return registry
 
 
 @functools.cache

@@ -57,9 +57,18 @@ class Detection:
     warning: str | None = None
 
 
-def detect(path: Path, extension: str, head: bytes) -> Detection:
-    """Return the type to process the file as; raise a DocumentError when no processor can read it."""
-    claimed = EXTENSION_KINDS.get(extension)
+def detect(
+    path: Path,
+    extension: str,
+    head: bytes,
+    extension_kinds: dict[str, str] = EXTENSION_KINDS,
+    trusted_kinds: frozenset[str] | set[str] = frozenset(),
+) -> Detection:
+    """Return the type to process the file as; raise a DocumentError when no processor can read it.
+    ``trusted_kinds`` (plugins' types) are taken from the extension alone: docbatch cannot sniff them."""
+    claimed = extension_kinds.get(extension)
+    if claimed is not None and claimed in trusted_kinds:
+        return Detection(claimed)
     found = _sniff_signature(path, extension, head)
     if found is not None:
         if claimed is not None and claimed != found:
