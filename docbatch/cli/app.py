@@ -7,7 +7,7 @@ import sys
 import typer
 
 from docbatch import __version__
-from docbatch.cli import processors_cmd, prune_cmd, retry_cmd, run_cmd, status_cmd
+from docbatch.cli import processors_cmd, prune_cmd, report_cmd, retry_cmd, run_cmd, status_cmd
 from docbatch.config import load_config_file
 from docbatch.errors import DocbatchError, ExitCode
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("run")(run_cmd.run)
 app.command("status")(status_cmd.status)
 app.command("retry-failed")(retry_cmd.retry_failed)
+app.command("report")(report_cmd.report)
 app.command("prune")(prune_cmd.prune)
 app.command("processors")(processors_cmd.processors)
 

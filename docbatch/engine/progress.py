@@ -12,10 +12,11 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from docbatch.models import Document, JobRecord, JobState, Skip
-from docbatch.report.model import Failure, SkipEntry, SlowDocument, TypeCounts
+from docbatch.report.model import Failure, SkipEntry, SlowDocument, TimelinePoint, TypeCounts
 
 MAX_SKIPS_LISTED = 1000
 MAX_SLOWEST = 10
+MAX_TIMELINE = 2000
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RunProgress:
     slowest: list[SlowDocument] = field(default_factory=list)
     peak_worker_rss_bytes: int = 0
     retries: int = 0
+    timeline: list[TimelinePoint] = field(default_factory=list)
 
     @property
     def finished(self) -> int:
@@ -87,6 +89,21 @@ class RunProgress:
         )
         self.failures.append(failure)
         self.recent_failures.append(failure)
+
+    def sample(self, workers_rss_bytes: int) -> None:
+        """Add a timeline point; past MAX_TIMELINE points every other one is dropped, so a long run
+        keeps an even, bounded record."""
+        self.timeline.append(
+            TimelinePoint(
+                elapsed_s=round(time.time() - self.started_at, 3),
+                finished=self.finished,
+                bytes_done=self.bytes_done,
+                active=len(self.active),
+                workers_rss_bytes=workers_rss_bytes,
+            )
+        )
+        if len(self.timeline) > MAX_TIMELINE:
+            self.timeline = self.timeline[::2]
 
     def snapshot(self) -> dict[str, object]:
         """Counters for `docbatch status`, published in the ledger while the run goes on."""

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
 from docbatch.checkpoint.lock import StateLock
 from docbatch.checkpoint.reader import LedgerReader
@@ -172,8 +174,18 @@ async def _heartbeat(run: RunContext, ledger: SqliteLedger) -> None:
     """Publish the live counters for `docbatch status` about once a second."""
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        run.progress.sample(await asyncio.to_thread(_workers_rss))
         snapshot = dumps_compact(run.progress.snapshot()).decode()
         await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
+
+
+def _workers_rss() -> int:
+    """RSS of every process below the coordinator (its workers and what they started)."""
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total
 
 
 async def _process_all(run: RunContext) -> None:

@@ -118,4 +118,5 @@ def build_report(
         ),
         output_dir=str(config.output.root),
         ledger=str(ledger_path),
+        timeline=progress.timeline,
     )

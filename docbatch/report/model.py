@@ -49,6 +49,16 @@ class Bottleneck(BaseModel):
     reason: str
 
 
+class TimelinePoint(BaseModel):
+    """One sample of the run's progress, about a second apart."""
+
+    elapsed_s: float
+    finished: int
+    bytes_done: int
+    active: int
+    workers_rss_bytes: int
+
+
 class Failure(BaseModel):
     source_id: str
     path: str
@@ -113,5 +123,6 @@ class RunReport(BaseModel):
     resources: Resources
     output_dir: str
     ledger: str
+    timeline: list[TimelinePoint] = Field(default_factory=list, description="Progress sampled about once a second.")
 
     model_config = {"populate_by_name": True}
