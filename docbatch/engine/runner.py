@@ -246,16 +246,19 @@ async def _feed(run: RunContext) -> None:
     finally:
         stop.set()
         run.progress.discovery_done = True
-        # Slots end only when every admitted document has its final state (retries included).
-        if run.owed:
-            stop_waiting = asyncio.ensure_future(run.stopper.draining.wait())
-            settled = asyncio.ensure_future(run.settled.wait())
+    # Not in the finally: a cancelled feeder must not wait here (nothing would ever wake it).
+    # Slots end only when every admitted document has its final state (retries included).
+    if run.owed:
+        stop_waiting = asyncio.ensure_future(run.stopper.draining.wait())
+        settled = asyncio.ensure_future(run.settled.wait())
+        try:
             await asyncio.wait({stop_waiting, settled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
             stop_waiting.cancel()
             settled.cancel()
-        if not run.stopper.draining.is_set():
-            for index in range(run.config.pool.concurrency):
-                await run.queue.put(((1, index), END))
+    if not run.stopper.draining.is_set():
+        for index in range(run.config.pool.concurrency):
+            await run.queue.put(((1, index), END))
 
 
 async def _admit(run: RunContext, item: Document | Skip, sequence: int) -> None:
