@@ -95,7 +95,7 @@ class MemoryGovernor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._open()
+        self.gate.set()
 
     async def _loop(self) -> None:
         while True:
@@ -130,9 +130,9 @@ class MemoryGovernor:
         high = self.limit_bytes is not None and total > self.limit_bytes * HIGH_WATERMARK
         low = self.limit_bytes is None or total < self.limit_bytes * LOW_WATERMARK
         if high or low_free:
-            self._close()
+            self.gate.clear()
         elif low:
-            self._open()
+            self.gate.set()
 
     def expected_job_bytes(self) -> int:
         """What a job about to start is expected to need: the largest job seen so far, and until one has
@@ -169,9 +169,3 @@ class MemoryGovernor:
         expected = self.expected_job_bytes()
         committed = sum(max(self._sizes.get(job.token, 0), expected) for job in jobs)
         return not jobs or committed + expected <= self.limit_bytes * HIGH_WATERMARK
-
-    def _close(self) -> None:
-        self.gate.clear()
-
-    def _open(self) -> None:
-        self.gate.set()

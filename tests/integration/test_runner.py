@@ -173,3 +173,13 @@ async def test_priority_rules_and_largest_first_order(
     await run_batch(config.model_copy(update={"pool": pool}))
     # a.txt starts while the rest are still being found; then the rule's critical one, then largest first.
     assert log.read_text().split() == ["a.txt", "urgent.txt", "b.txt", "c.txt", "d.txt"]
+
+
+async def test_inline_executor_runs_the_same_pipeline_in_process(
+    sample_docs: Path, make_config: Callable[..., RunConfig]
+) -> None:
+    from docbatch.executors.inline import InlineExecutor
+
+    outcome = await run_batch(make_config(sample_docs / "data"), executor=InlineExecutor())
+    assert outcome.report.executor == "inline"
+    assert outcome.report.counts.succeeded == 6 and outcome.exit_code is ExitCode.OK
