@@ -143,6 +143,20 @@ class JobSpec(BaseModel):
     token: str | None = Field(default=None, description="Set by an executor to follow the job to its worker.")
 
 
+class JobBatch(BaseModel):
+    """Jobs handed to one worker together. Short jobs travel in batches so that the cost of moving a job
+    between processes is shared; long ones travel alone. Each job keeps its own deadline."""
+
+    specs: list[JobSpec]
+    output_root: str | None = Field(
+        default=None, description="Where the worker writes each output; None returns extractions instead."
+    )
+    output_format: str = "json"
+    announce_stages: bool = Field(
+        default=False, description="Report every stage change, not only the start (worth it for long jobs)."
+    )
+
+
 class JobResult(BaseModel):
     """What came back from a worker for one job: an extraction, a skip reason or an error."""
 
@@ -158,6 +172,13 @@ class JobResult(BaseModel):
     pid: int | None = None
     peak_rss_bytes: int | None = None
     times: StageTimes = Field(default_factory=StageTimes)
+    output_path: str | None = Field(default=None, description="Set when the worker wrote the output itself.")
+    pages: int = 0
+    started_at: float = Field(default=0.0, description="Wall clock in the worker when the job began (0: unknown).")
+    queued_s: float = Field(
+        default=0.0, description="Set on a batch's first result: how long the batch waited for a free worker."
+    )
+    finished_at: float = 0.0
 
 
 class JobRecord(BaseModel):

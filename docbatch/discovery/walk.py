@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from docbatch.discovery.filters import PathFilter, special_file_reason
-from docbatch.models import Document, Skip
+from docbatch.models import Document, Priority, Skip
 
 
 def display_name(path: str) -> str:
@@ -89,6 +89,12 @@ def document_from_stat(path: Path, source_id: str, **fields: object) -> Document
         return Skip(source_id=source_id, path=path, reason=reason)
     if info.st_size == 0:
         return Skip(source_id=source_id, path=path, reason="empty file")
+    if not fields:
+        # Built from a stat result, so nothing to validate; model_construct is several times faster,
+        # which counts at thousands of files a second.
+        return Document.model_construct(
+            source_id=source_id, path=path, size=info.st_size, mtime_ns=info.st_mtime_ns, priority=Priority.NORMAL
+        )
     return Document.model_validate(
         {"source_id": source_id, "path": path, "size": info.st_size, "mtime_ns": info.st_mtime_ns, **fields}
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.config import QueueOrder, RunConfig
+from docbatch.engine.batching import BatchSizer
 from docbatch.engine.planner import Plan, Planner
 from docbatch.engine.progress import RunProgress
 from docbatch.engine.resources import MemoryGovernor
@@ -65,6 +66,7 @@ class RunContext:
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     retry_timers: set[asyncio.TimerHandle] = field(default_factory=set)
     retries_scheduled: int = 0
+    batching: BatchSizer = field(default_factory=BatchSizer)
 
     async def ensure_executor(self) -> Executor:
         """Start the executor on first use: a re-run with nothing to do never spawns a worker."""

@@ -1,5 +1,5 @@
-"""One document's try: dispatch to the executor, write the output, record the outcome, and put a
-retryable failure back in the queue after an exponential backoff with jitter."""
+"""A batch of documents' tries: dispatch to the executor (whose workers also write the outputs), record
+each outcome, and put a retryable failure back in the queue after an exponential backoff with jitter."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ import itertools
 import time
 
 from docbatch.checkpoint.base import LedgerEvent
-from docbatch.config import OutputFormat
 from docbatch.engine.context import HOST, QueuedJob, RunContext, printable, queue_key
 from docbatch.engine.retry import compute_backoff, is_retryable
-from docbatch.errors import DocumentError
-from docbatch.models import Document, ErrorKind, JobRecord, JobResult, JobSpec, JobState
-from docbatch.outputs.paths import output_path
-from docbatch.outputs.writers import append_line, render, write_atomic
+from docbatch.models import ErrorKind, JobRecord, JobResult, JobSpec, JobState
 from docbatch.serialization import dumps_compact
 
 # Retries sort after first tries of the same priority that were discovered before them.
@@ -22,75 +18,114 @@ _retry_sequence = itertools.count(1 << 39)
 _requeueing: set[asyncio.Future[None]] = set()
 
 
-async def process_one(run: RunContext, job: QueuedJob) -> None:
-    """Run one try of a document; a retryable failure goes back to the queue after a backoff."""
-    document, plan = job.document, job.plan
+async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
+    """Run one try of each document (in one worker, one after the other); a retryable failure goes back
+    to the queue after a backoff."""
     config = run.config
-    attempt = plan.attempt + job.tries
-    started = time.time()
-    run.progress.on_started(document)
-    run.recorder.record(
-        LedgerEvent(
-            run_id=run.run_id,
-            source_id=document.source_id,
-            state=JobState.RUNNING,
-            at=started,
-            attempt=attempt,
-            path=printable(document.path),
-            size=document.size,
-            mtime_ns=document.mtime_ns,
-            priority=int(document.priority),
-            host=HOST,
+    tries: list[tuple[QueuedJob, int, JobSpec]] = []
+    for job in jobs:
+        document = job.document
+        attempt = job.plan.attempt + job.tries
+        started = time.time()
+        run.progress.on_started(document)
+        run.recorder.record(
+            LedgerEvent(
+                run_id=run.run_id,
+                source_id=document.source_id,
+                state=JobState.RUNNING,
+                at=started,
+                attempt=attempt,
+                path=printable(document.path),
+                size=document.size,
+                mtime_ns=document.mtime_ns,
+                priority=int(document.priority),
+                host=HOST,
+            )
         )
-    )
-    spec = JobSpec(
-        source_id=document.source_id,
-        path=str(document.path),
-        size=document.size,
-        options=document.options,
-        processor_override=config.processor_override,
-        exec_template=config.exec_template,
-    )
-    if config.max_file_size_bytes is not None and document.size > config.max_file_size_bytes:
-        result = JobResult(
-            source_id=document.source_id,
-            state=JobState.DEAD,
-            error_kind=ErrorKind.TOO_LARGE,
-            message=f"{document.size} bytes is over --max-file-size ({config.max_file_size_bytes})",
-        )
-    else:
-        try:
-            executor = await run.ensure_executor()
-            if run.governor is not None:
-                await run.governor.admit()  # throttled while the workers use, or would use, too much memory
-            result = await executor.run(spec, config.pool.timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # a bug in an executor must not stop the other documents
+        if config.max_file_size_bytes is not None and document.size > config.max_file_size_bytes:
             result = JobResult(
                 source_id=document.source_id,
+                state=JobState.DEAD,
+                error_kind=ErrorKind.TOO_LARGE,
+                message=f"{document.size} bytes is over --max-file-size ({config.max_file_size_bytes})",
+            )
+            _settle(run, job, attempt, result, started, time.time())
+            continue
+        spec = JobSpec.model_construct(  # from validated parts: no need to validate again
+            source_id=document.source_id,
+            path=str(document.path),
+            size=document.size,
+            options=document.options,
+            processor_override=config.processor_override,
+            exec_template=config.exec_template,
+            token=None,
+        )
+        tries.append((job, attempt, spec))
+    if not tries:
+        return
+    submitted = time.time()
+    specs = [spec for _, _, spec in tries]
+    run.progress.on_batch(len(specs))
+    try:
+        executor = await run.ensure_executor()
+        if run.governor is not None:
+            await run.governor.admit()  # throttled while the workers use, or would use, too much memory
+        output = (str(config.output.root), config.output.format.value)
+        results = await executor.run_batch(specs, config.pool.timeout_s, output=output)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # a bug in an executor must not stop the other documents
+        results = [
+            JobResult(
+                source_id=spec.source_id,
                 state=JobState.FAILED,
                 error_kind=ErrorKind.INTERNAL,
                 message=f"executor error: {type(error).__name__}: {error}",
             )
+            for spec in specs
+        ]
+    for result in results:
+        if result.started_at:
+            run.batching.observe(result.finished_at - result.started_at)
+    queued = min(results[0].queued_s, time.time() - submitted) if results else 0.0
+    spans = _job_spans(results, time.time() - submitted - queued)
+    moment = submitted + queued
+    for (job, attempt, _), result, span in zip(tries, results, spans, strict=True):
+        _settle(run, job, attempt, result, moment, moment + span)
+        moment += span
+
+
+def _job_spans(results: list[JobResult], batch_s: float) -> list[float]:
+    """Split a batch's wall time between its jobs. Each job gets what its worker measured (one clock,
+    so this holds on a cluster too); the rest (moving the batch, waiting for a worker) goes to the
+    jobs without a measurement (a crashed one), or else to the first, so the spans add up to the batch."""
+    spans = [max(0.0, result.finished_at - result.started_at) if result.started_at else 0.0 for result in results]
+    rest = max(0.0, batch_s - sum(spans))
+    unmeasured = [index for index, result in enumerate(results) if not result.started_at]
+    if unmeasured:
+        for index in unmeasured:
+            spans[index] = rest / len(unmeasured)
+    else:
+        spans[0] += rest
+    return spans
+
+
+def _settle(run: RunContext, job: QueuedJob, attempt: int, result: JobResult, started: float, finished: float) -> None:
+    document = job.document
     if result.message:
         result.message = " ".join(result.message.split())  # one line in the log, the report and the ledger
-    written_to = None
-    if result.state is JobState.SUCCEEDED:
-        written_to = await _write_output(run, document, result)
-    finished = time.time()
     record = JobRecord(
         document=document,
         result=result,
         attempt=attempt,
         started_at=started,
         finished_at=finished,
-        output_path=written_to,
+        output_path=result.output_path if result.state is JobState.SUCCEEDED else None,
     )
     result.times.settle_dispatch(record.duration_s)
     if run.governor is not None and document.source_id in run.governor.stats.job_peaks:
         result.peak_rss_bytes = run.governor.stats.job_peaks.pop(document.source_id)
-    run.recorder.record(_final_event(run, record, plan.recipe_hash))
+    run.recorder.record(_final_event(run, record, job.plan.recipe_hash))
     if _should_retry(run, record, job.tries):
         run.progress.on_retry(record)
         _schedule_retry(run, job, attempt)
@@ -130,35 +165,18 @@ def _schedule_retry(run: RunContext, job: QueuedJob, failed_tries: int) -> None:
     run.retry_timers.add(handle)
 
 
-async def _write_output(run: RunContext, document: Document, result: JobResult) -> str | None:
-    """Write the output; a failure to write turns the job into a failed one (never lost silently)."""
-    fmt = run.config.output.format
-    mark = time.perf_counter()
-    try:
-        target = output_path(run.config.output.root, document.source_id, fmt)
-        data = render(document, result, fmt)
-        result.times.transform_s = time.perf_counter() - mark
-        mark = time.perf_counter()
-        if fmt is OutputFormat.JSONL:
-            await asyncio.to_thread(append_line, target, data)
-        else:
-            await asyncio.to_thread(write_atomic, target, data)
-    except DocumentError as error:
-        result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
-        return None
-    except OSError as error:
-        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
-        result.message = f"cannot write output: {error.strerror or error}"
-        return None
-    finally:
-        result.times.write_s = time.perf_counter() - mark
-    return str(target)
-
-
 def _final_event(run: RunContext, record: JobRecord, recipe: str) -> LedgerEvent:
     result = record.result
+    times = result.times
     details = {
-        "times": result.times.model_dump(),
+        "times": {
+            "dispatch_s": times.dispatch_s,
+            "read_s": times.read_s,
+            "detect_s": times.detect_s,
+            "extract_s": times.extract_s,
+            "transform_s": times.transform_s,
+            "write_s": times.write_s,
+        },
         "peak_rss_bytes": result.peak_rss_bytes,
         "processor": result.processor_version,
     }

@@ -42,9 +42,19 @@ class Planner:
         self._config = config
         self._reader = reader
         self._all_versions = _all_processor_versions()
+        self._by_extension: dict[str, str] = {}
 
     def recipe_hash(self, document: Document) -> str:
-        """The recipe a document will be processed with, known from its extension alone."""
+        """The recipe a document will be processed with, known from its extension alone (and its own
+        options, when a manifest gives some)."""
+        if not document.options:
+            known = self._by_extension.get(document.extension)
+            if known is None:
+                known = self._by_extension[document.extension] = self._recipe_hash(document)
+            return known
+        return self._recipe_hash(document)
+
+    def _recipe_hash(self, document: Document) -> str:
         if self._config.exec_template:
             processor = f"exec/{self._config.exec_template}"
         elif self._config.processor_override:

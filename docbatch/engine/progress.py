@@ -7,12 +7,12 @@ it from the same loop.
 from __future__ import annotations
 
 import time
-from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from docbatch.models import Document, JobRecord, JobState, Skip
 from docbatch.report.model import Failure, SkipEntry, SlowDocument, TimelinePoint, TypeCounts
+from docbatch.report.stats import Histogram
 
 MAX_SKIPS_LISTED = 1000
 MAX_SLOWEST = 10
@@ -24,6 +24,7 @@ class ActiveJob:
     source_id: str
     size: int
     started_at: float
+    stage: str = "queued"  # until a worker starts it; then read, extract, write as the worker reports
 
 
 @dataclass
@@ -44,13 +45,20 @@ class RunProgress:
     skip_reasons: Counter[str] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
     by_type: dict[str, TypeCounts] = field(default_factory=dict)
-    durations: array[float] = field(default_factory=lambda: array("d"))
+    durations: Histogram = field(default_factory=Histogram)
     # Seconds per stage, by document type: report percentiles per type and, merged, per stage.
-    stage_times: dict[str, dict[str, array[float]]] = field(default_factory=dict)
+    stage_times: dict[str, dict[str, Histogram]] = field(default_factory=dict)
+    stage_totals: dict[str, Histogram] = field(default_factory=dict)  # the same, all types together
     slowest: list[SlowDocument] = field(default_factory=list)
     peak_worker_rss_bytes: int = 0
     retries: int = 0
+    batches: int = 0
+    largest_batch: int = 0
     timeline: list[TimelinePoint] = field(default_factory=list)
+    # What the live view shows of memory: the workers' total RSS at the last sample, and the governor's state.
+    workers_rss_bytes: int = 0
+    memory_limit_bytes: int | None = None
+    throttled: bool = False
 
     @property
     def finished(self) -> int:
@@ -93,6 +101,7 @@ class RunProgress:
     def sample(self, workers_rss_bytes: int) -> None:
         """Add a timeline point; past MAX_TIMELINE points every other one is dropped, so a long run
         keeps an even, bounded record."""
+        self.workers_rss_bytes = workers_rss_bytes
         self.timeline.append(
             TimelinePoint(
                 elapsed_s=round(time.time() - self.started_at, 3),
@@ -117,7 +126,31 @@ class RunProgress:
             "active": len(self.active),
             "error_kinds": dict(self.error_kinds),
             "started_at": self.started_at,
+            "stages": self.stage_summary(),
+            "workers_rss_bytes": self.workers_rss_bytes,
+            "throttled": self.throttled,
         }
+
+    def stage_summary(self) -> dict[str, dict[str, float]]:
+        """Mean, p95 and total per stage so far (what `docbatch status` shows of a live run)."""
+        summary = {}
+        for stage, histogram in self.stage_totals.items():
+            found = histogram.distribution()
+            summary[stage] = {"count": found.count, "mean": found.mean, "p95": found.p95, "total": found.total}
+        return summary
+
+    def on_stage(self, source_id: str, stage: str) -> None:
+        """A worker reported that a job moved to ``stage``. Called from the executor's listener thread:
+        it only sets an attribute of an existing entry."""
+        job = self.active.get(source_id)
+        if job is not None:
+            if job.stage == "queued":
+                job.started_at = time.monotonic()
+            job.stage = stage
+
+    def on_batch(self, size: int) -> None:
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, size)
 
     def on_started(self, document: Document) -> None:
         self.active[document.source_id] = ActiveJob(document.source_id, document.size, time.monotonic())
@@ -140,13 +173,25 @@ class RunProgress:
             return
         self.states[result.state.value] += 1
         self.bytes_done += document.size
-        self.durations.append(record.duration_s)
+        self.durations.add(record.duration_s)
         by_stage = self.stage_times.setdefault(result.kind or document.extension or "unknown", {})
-        for stage, seconds in result.times.model_dump().items():
-            by_stage.setdefault(stage.removesuffix("_s"), array("d")).append(seconds)
+        times = result.times
+        for stage, seconds in (
+            ("dispatch", times.dispatch_s),
+            ("read", times.read_s),
+            ("detect", times.detect_s),
+            ("extract", times.extract_s),
+            ("transform", times.transform_s),
+            ("write", times.write_s),
+        ):
+            for table in (by_stage, self.stage_totals):
+                histogram = table.get(stage)
+                if histogram is None:
+                    histogram = table[stage] = Histogram()
+                histogram.add(seconds)
         self._track_slowest(record)
         if result.state is JobState.SUCCEEDED:
-            pages = len(result.extraction.pages) if result.extraction else 0
+            pages = result.pages
             self.pages_done += pages
             self._count_type(result.kind or "unknown", "succeeded", document.size, pages)
             return

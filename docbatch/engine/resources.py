@@ -23,10 +23,12 @@ LOW_WATERMARK = 0.75
 
 
 class _Killer(Protocol):
-    """What the governor needs of an executor: its running jobs (token, source_id, pid, started_at)
-    and a way to kill one."""
+    """What the governor needs of an executor: the jobs running now (token, source_id, pid, started_at),
+    how many handed-over batches no worker has started yet, and a way to kill one job."""
 
-    jobs: dict[str, Any]
+    def running_jobs(self) -> list[Any]: ...
+
+    def waiting_batches(self) -> int: ...
 
     async def kill(self, job: Any, kind: ErrorKind, message: str, state: JobState = ...) -> None: ...
 
@@ -104,8 +106,8 @@ class MemoryGovernor:
 
     async def sample(self) -> None:
         """One measurement and the decisions that follow from it."""
-        jobs = [job for job in list(self.executor.jobs.values()) if job.pid is not None]
-        sizes = {job.token: tree_rss(job.pid) for job in jobs if job.pid is not None}
+        jobs = self.executor.running_jobs()
+        sizes = {job.token: tree_rss(job.pid) for job in jobs}
         total = sum(sizes.values())
         self._sizes = sizes
         free = psutil.virtual_memory().available
@@ -165,7 +167,8 @@ class MemoryGovernor:
             return False
         if self.limit_bytes is None:
             return True
-        jobs = list(self.executor.jobs.values())
+        jobs = self.executor.running_jobs()
+        waiting = self.executor.waiting_batches()
         expected = self.expected_job_bytes()
-        committed = sum(max(self._sizes.get(job.token, 0), expected) for job in jobs)
-        return not jobs or committed + expected <= self.limit_bytes * HIGH_WATERMARK
+        committed = sum(max(self._sizes.get(job.token, 0), expected) for job in jobs) + waiting * expected
+        return not (jobs or waiting) or committed + expected <= self.limit_bytes * HIGH_WATERMARK

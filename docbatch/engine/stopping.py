@@ -43,6 +43,11 @@ class FailureBudget:
         except ValueError:
             raise ConfigError(f"invalid --max-failures {text!r}: use a count (50) or a share (5%)") from None
 
+    def room(self, failures: int) -> int | None:
+        """How many more failures a count budget allows (None: no count). Batches are kept this small,
+        so that a run stops close to the budget even when its documents fail fast."""
+        return None if self.count is None else max(1, self.count - failures)
+
     def exceeded(self, failures: int, finished: int) -> bool:
         if self.count is not None:
             return failures >= self.count

@@ -5,26 +5,36 @@ from __future__ import annotations
 
 import asyncio
 
-from docbatch.executors.worker import run_job
-from docbatch.models import ErrorKind, JobResult, JobSpec, JobState
+from docbatch.executors.worker import run_batch
+from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 
 class InlineExecutor:
     name = "inline"
+    stage_listener = None
 
     async def start(self) -> None:
         return None
 
-    async def run(self, spec: JobSpec, timeout_s: float) -> JobResult:
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(run_job, spec), timeout_s)
-        except TimeoutError:
-            return JobResult(
-                source_id=spec.source_id,
-                state=JobState.FAILED,
-                error_kind=ErrorKind.TIMEOUT,
-                message=f"no result within {timeout_s:g}s (inline: the thread was left running)",
+    async def run_batch(
+        self, specs: list[JobSpec], timeout_s: float, *, output: tuple[str, str] | None = None
+    ) -> list[JobResult]:
+        results = []
+        for spec in specs:
+            batch = JobBatch(
+                specs=[spec], output_root=output[0] if output else None, output_format=output[1] if output else "json"
             )
+            try:
+                (result,) = await asyncio.wait_for(asyncio.to_thread(run_batch, batch), timeout_s)
+            except TimeoutError:
+                result = JobResult(
+                    source_id=spec.source_id,
+                    state=JobState.FAILED,
+                    error_kind=ErrorKind.TIMEOUT,
+                    message=f"no result within {timeout_s:g}s (inline: the thread was left running)",
+                )
+            results.append(result)
+        return results
 
     async def close(self, *, cancel: bool = False) -> None:
         return None

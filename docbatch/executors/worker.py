@@ -1,4 +1,5 @@
-"""What runs inside a worker process: read, detect, extract, and report the outcome as a JobResult.
+"""What runs inside a worker process: read, detect, extract, render and write, and report the outcome
+as a small JobResult (the text itself never travels back to the coordinator).
 
 Everything here must be importable by a freshly spawned interpreter and must never raise: every
 problem with a document becomes a JobResult with an ErrorKind, so one document cannot break a worker.
@@ -16,8 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from docbatch.config import OutputFormat
 from docbatch.errors import DocumentError, UnsupportedDocument
-from docbatch.models import ErrorKind, JobResult, JobSpec, JobState, StageTimes
+from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState, StageTimes
+from docbatch.outputs.paths import output_path
+from docbatch.outputs.writers import append_line, render, write_atomic
 from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.command import CommandProcessor
 from docbatch.processors.registry import default_registry, load_custom_processor
@@ -27,7 +31,7 @@ _KEEP_IN_MEMORY_BYTES = 64 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 
 
-_started_channel: Any = None  # where run_job announces (token, pid); set by init_worker
+_started_channel: Any = None  # where jobs announce (token, pid, stage); set by init_worker
 
 
 def init_worker(started_channel: Any = None) -> None:
@@ -56,25 +60,70 @@ def _peak_rss_bytes() -> int:
 
 def _read(path: Path, size: int) -> tuple[bytes, bytes | None, str]:
     """Return (head, whole content when small enough to keep, sha256) in one pass over the file."""
-    digest = hashlib.sha256()
-    chunks: list[bytes] = []
-    keep = size <= _KEEP_IN_MEMORY_BYTES
-    head = b""
     with open(path, "rb") as handle:
+        if size <= _KEEP_IN_MEMORY_BYTES:
+            data = handle.read()  # one call for the common case
+            return data[:HEAD_BYTES], data, hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256()
+        head = b""
         while chunk := handle.read(1024 * 1024):
             if not head:
                 head = chunk[:HEAD_BYTES]
             digest.update(chunk)
-            if keep:
-                chunks.append(chunk)
-    return head, (b"".join(chunks) if keep else None), digest.hexdigest()
+    return head, None, digest.hexdigest()
 
 
-def run_job(spec: JobSpec) -> JobResult:
-    """Process one document; every failure is reported in the result, never raised."""
+def _announce(spec: JobSpec, stage: str) -> None:
     if _started_channel is not None and spec.token is not None:
+        _started_channel.put((spec.token, os.getpid(), stage))
+
+
+def run_batch(batch: JobBatch) -> list[JobResult]:
+    """Process a batch's jobs one after the other; each announces its start, which starts its deadline."""
+    results = []
+    for spec in batch.specs:
         # The coordinator starts the job's deadline and its memory accounting from this message.
-        _started_channel.put((spec.token, os.getpid()))
+        _announce(spec, "read")
+        started_at = time.time()
+        result = run_job(spec, announce_stages=batch.announce_stages)
+        if batch.output_root is not None and result.state is JobState.SUCCEEDED:
+            if batch.announce_stages:
+                _announce(spec, "write")
+            _write(spec, result, Path(batch.output_root), OutputFormat(batch.output_format))
+        result.started_at, result.finished_at = started_at, time.time()
+        result.peak_rss_bytes = _peak_rss_bytes()
+        results.append(result)
+    return results
+
+
+def _write(spec: JobSpec, result: JobResult, root: Path, fmt: OutputFormat) -> None:
+    """Render and write the output here, so that the text never crosses back to the coordinator; a
+    failure to write fails the job (never lost silently)."""
+    mark = time.perf_counter()
+    try:
+        target = output_path(root, spec.source_id, fmt)
+        data = render(spec, result, fmt)
+        result.times.transform_s = time.perf_counter() - mark
+        mark = time.perf_counter()
+        if fmt is OutputFormat.JSONL:
+            append_line(target, data)
+        else:
+            write_atomic(target, data)
+        result.output_path = str(target)
+    except DocumentError as error:
+        result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
+    except OSError as error:
+        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
+        result.message = f"cannot write output: {error.strerror or error}"
+    finally:
+        result.times.write_s = time.perf_counter() - mark
+    if result.extraction is not None:
+        result.pages = len(result.extraction.pages)
+        result.extraction = None
+
+
+def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:
+    """Process one document up to its extraction; every failure is reported in the result, never raised."""
     result = JobResult(source_id=spec.source_id, state=JobState.RUNNING, pid=os.getpid())
     times = StageTimes()
     started = time.perf_counter()
@@ -104,6 +153,8 @@ def run_job(spec: JobSpec) -> JobResult:
             processor = found
         result.kind, result.processor, result.processor_version = kind, processor.name, processor.version()
         times.detect_s = time.perf_counter() - mark
+        if announce_stages:
+            _announce(spec, "extract")
         mark = time.perf_counter()
         source = SourceFile(path=path, size=spec.size, head=head, options=dict(spec.options), _data=data)
         extraction = processor.extract(source, kind)
@@ -111,6 +162,7 @@ def run_job(spec: JobSpec) -> JobResult:
             extraction.warnings.insert(0, warning)
         times.extract_s = time.perf_counter() - mark
         result.extraction = extraction
+        result.pages = len(extraction.pages)
         result.state = JobState.SUCCEEDED
     except UnsupportedDocument as error:
         result.state, result.error_kind, result.message = JobState.SKIPPED, error.kind, str(error)

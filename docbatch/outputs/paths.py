@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path, PurePosixPath
 
@@ -28,11 +29,19 @@ def output_path(root: Path, source_id: str, fmt: OutputFormat) -> Path:
     if not parts or ".." in parts or "\x00" in source_id:
         raise UnsafeOutputPath(f"source id {source_id!r} cannot be mapped to a path inside the output folder")
     candidate = root.joinpath(*parts[:-1], parts[-1] + _SUFFIX[fmt])
-    resolved_root = os.path.realpath(root)
-    resolved = os.path.realpath(candidate)
+    resolved_root = _resolved(str(root))
+    # The folders are resolved once each (a batch writes many outputs into the same few folders); the
+    # file itself is resolved every time, since it may be a link planted in the output tree.
+    folder = _resolved(str(candidate.parent))
+    resolved = os.path.realpath(os.path.join(folder, candidate.name))
     if os.path.commonpath([resolved_root, resolved]) != resolved_root or resolved in (
         os.path.join(resolved_root, REPORT_NAME),
         os.path.join(resolved_root, JSONL_STREAM_NAME),
     ):
         raise UnsafeOutputPath(f"output for {source_id!r} would land outside the output folder or on the report")
     return candidate
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(folder: str) -> str:
+    return os.path.realpath(folder)

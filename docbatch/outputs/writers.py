@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, Protocol
 
 from docbatch.config import OutputFormat
-from docbatch.models import Document, JobResult
+from docbatch.models import JobResult
 from docbatch.serialization import dumps_compact, dumps_pretty
 
 DOCUMENT_SCHEMA = "docbatch.document/1"
 
 
-def document_payload(document: Document, result: JobResult) -> dict[str, Any]:
+class SourceRef(Protocol):
+    """What the writer needs to know of a source: a Document in the coordinator, a JobSpec in a worker."""
+
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def path(self) -> PurePath | str: ...
+    @property
+    def size(self) -> int: ...
+
+
+def document_payload(document: SourceRef, result: JobResult) -> dict[str, Any]:
     """The per-document JSON object (schema documented in README, "Output schema")."""
     extraction = result.extraction
     assert extraction is not None, "only succeeded jobs are written"
@@ -47,7 +58,7 @@ def _printable(path: str) -> str:
     return os.fsencode(path).decode("utf-8", errors="backslashreplace")
 
 
-def render(document: Document, result: JobResult, fmt: OutputFormat) -> bytes:
+def render(document: SourceRef, result: JobResult, fmt: OutputFormat) -> bytes:
     payload = document_payload(document, result)
     if fmt is OutputFormat.JSON:
         return dumps_pretty(payload)
@@ -84,9 +95,13 @@ def temporary_name(path: Path) -> Path:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file beside the target, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_folder(path.parent)
     temporary = temporary_name(path)
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        _made_folders.discard(path.parent)  # removed behind our back: made again on the next write
+        raise
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -99,9 +114,20 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def append_line(path: Path, data: bytes) -> None:
     """Append one whole line with a single write (O_APPEND keeps concurrent lines whole)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_folder(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.write(descriptor, data)
     finally:
         os.close(descriptor)
+
+
+_made_folders: set[Path] = set()
+
+
+def _ensure_folder(folder: Path) -> None:
+    """mkdir -p, once per folder per process (a worker writes thousands of outputs into a few folders).
+    A folder removed behind our back fails that write (a clear io error, retried) and is made again."""
+    if folder not in _made_folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        _made_folders.add(folder)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 import os
 import resource
 import time
@@ -15,7 +14,7 @@ from docbatch.engine.resources import MemoryStats
 from docbatch.errors import ExitCode
 from docbatch.models import JobState
 from docbatch.report.model import Bottleneck, Counts, Resources, RunReport, Throughput
-from docbatch.report.stats import distribution, find_bottleneck
+from docbatch.report.stats import find_bottleneck
 
 
 def _iso(timestamp: float) -> str:
@@ -59,16 +58,14 @@ def build_report(
         cancelled=states[JobState.CANCELLED.value],
         pending=max(0, progress.discovered - finished),
     )
-    merged: dict[str, list[float]] = {}
+    stages = progress.stage_totals
     busiest: dict[str, tuple[float, str]] = {}
-    for kind, stages in progress.stage_times.items():
-        for stage, values in stages.items():
-            merged.setdefault(stage, []).extend(values)
-            total = math.fsum(values)
-            if total > busiest.get(stage, (-1.0, ""))[0]:
-                busiest[stage] = (total, kind)
+    for kind, by_stage in progress.stage_times.items():
+        for stage, histogram in by_stage.items():
+            if histogram.total > busiest.get(stage, (-1.0, ""))[0]:
+                busiest[stage] = (histogram.total, kind)
     found = find_bottleneck(
-        {stage: math.fsum(values) for stage, values in merged.items()}, {s: k for s, (_, k) in busiest.items()}
+        {stage: histogram.total for stage, histogram in stages.items()}, {s: k for s, (_, k) in busiest.items()}
     )
     cpu_after = os.times()
     cpu_s = sum(after - before for after, before in zip(cpu_after[:4], cpu_before[:4], strict=True))
@@ -93,11 +90,11 @@ def build_report(
             megabytes_per_s=round(progress.bytes_done / 1e6 / wall_s, 3),
             pages_per_s=round(progress.pages_done / wall_s, 3),
         ),
-        durations=distribution(progress.durations),
-        stages={stage: distribution(values) for stage, values in merged.items()},
+        durations=progress.durations.distribution(),
+        stages={stage: histogram.distribution() for stage, histogram in stages.items()},
         stages_by_type={
-            kind: {stage: distribution(values) for stage, values in stages.items()}
-            for kind, stages in sorted(progress.stage_times.items())
+            kind: {stage: histogram.distribution() for stage, histogram in by_stage.items()}
+            for kind, by_stage in sorted(progress.stage_times.items())
         },
         bottleneck=Bottleneck(stage=found[0], share=found[1], reason=found[2]) if found else None,
         slowest=progress.slowest,
@@ -106,6 +103,8 @@ def build_report(
         skip_reasons=dict(progress.skip_reasons.most_common()),
         error_kinds=dict(progress.error_kinds.most_common()),
         retries=progress.retries,
+        batches=progress.batches,
+        largest_batch=progress.largest_batch,
         resources=Resources(
             peak_worker_rss_bytes=progress.peak_worker_rss_bytes,
             peak_workers_total_bytes=memory.peak_tree_bytes if memory else 0,

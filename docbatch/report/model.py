@@ -120,6 +120,8 @@ class RunReport(BaseModel):
     skip_reasons: dict[str, int]
     error_kinds: dict[str, int]
     retries: int = Field(default=0, description="Tries that failed and were scheduled again.")
+    batches: int = Field(default=0, description="Hand-overs to workers (short documents travel together).")
+    largest_batch: int = 0
     resources: Resources
     output_dir: str
     ledger: str

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+from array import array
 from collections.abc import Sequence
 
 from pydantic import BaseModel
@@ -64,3 +66,64 @@ def distribution(values: Sequence[float]) -> Distribution:
         max=round(ordered[-1], 6),
         total=round(total, 6),
     )
+
+
+_GROWTH = 1.01  # bucket width: percentiles are exact to within 1 %
+_FLOOR_S = 1e-6
+_BUCKETS = int(math.log(86400 / _FLOOR_S, _GROWTH)) + 2  # 1 µs .. one day
+# Upper edge of each bucket; bucket 0 holds everything up to the floor.
+_EDGES = [_FLOOR_S * _GROWTH**index for index in range(_BUCKETS - 1)]
+
+
+class Histogram:
+    """Durations kept as counts in logarithmic buckets: constant memory however many jobs a run has
+    (a million jobs in six stages would otherwise hold 48 MB of floats), percentiles within 1 %, and
+    count, total and max exact."""
+
+    __slots__ = ("_counts", "count", "maximum", "total")
+
+    def __init__(self) -> None:
+        self._counts: array[int] = array("q", bytes(8 * _BUCKETS))
+        self.count = 0
+        self.total = 0.0
+        self.maximum = 0.0
+
+    def add(self, seconds: float) -> None:
+        index = bisect.bisect_left(_EDGES, seconds)
+        self._counts[index] += 1
+        self.count += 1
+        self.total += seconds
+        self.maximum = max(self.maximum, seconds)
+
+    def merge(self, other: Histogram) -> None:
+        for index, count in enumerate(other._counts):
+            if count:
+                self._counts[index] += count
+        self.count += other.count
+        self.total += other.total
+        self.maximum = max(self.maximum, other.maximum)
+
+    def percentile(self, fraction: float) -> float:
+        """Nearest-rank percentile: the upper edge of the bucket holding that rank, never above the max."""
+        if not self.count:
+            return 0.0
+        rank = max(1, math.ceil(fraction * self.count))
+        seen = 0
+        for index, count in enumerate(self._counts):
+            seen += count
+            if seen >= rank:
+                return min(_EDGES[index] if index < len(_EDGES) else self.maximum, self.maximum)
+        return self.maximum
+
+    def distribution(self) -> Distribution:
+        if not self.count:
+            return Distribution()
+        return Distribution(
+            count=self.count,
+            mean=round(self.total / self.count, 6),
+            p50=round(self.percentile(0.50), 6),
+            p95=round(self.percentile(0.95), 6),
+            p99=round(self.percentile(0.99), 6),
+            max=round(self.maximum, 6),
+            total=round(self.total, 6),
+        )

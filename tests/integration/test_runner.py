@@ -122,9 +122,16 @@ async def test_start_order_follows_priority_then_discovery_order(
     config = make_config(concurrency=1, processor_override="tests.helpers.processors:record_order")
     config = config.model_copy(update={"sources": SourceConfig(manifests=[manifest])})
     await run_batch(config)
-    # The first document starts as soon as it is found; the rest queue up while the single slot is
-    # busy (the worker is still starting) and start by priority, then in discovery order.
-    assert log.read_text().split() == [f"{n}.txt" for n in ["n1", "c1", "c2", "h1", "h2", "n2", "l1", "l2"]]
+    started = [line.removesuffix(".txt") for line in log.read_text().split()]
+    assert sorted(started) == sorted(names)
+    by_priority = ["c1", "c2", "h1", "h2", "n1", "n2", "l1", "l2"]
+    _assert_start_order(started, by_priority)
+
+
+def _assert_start_order(started: list[str], expected: list[str]) -> None:
+    """The first document may start before the rest of the queue is known (discovery hands documents over
+    in chunks, so usually it is already the most urgent); everything after it starts in the expected order."""
+    assert started[1:] == [name for name in expected if name != started[0]]
 
 
 async def test_jsonl_output_is_one_line_per_document(sample_docs: Path, make_config: Callable[..., RunConfig]) -> None:
@@ -171,8 +178,8 @@ async def test_priority_rules_and_largest_first_order(
     pool = PoolConfig(concurrency=1, order=QueueOrder.SIZE_DESC, priority_rules=[("urgent*", 3)])
     config = make_config(docs, processor_override="tests.helpers.processors:record_order")
     await run_batch(config.model_copy(update={"pool": pool}))
-    # a.txt starts while the rest are still being found; then the rule's critical one, then largest first.
-    assert log.read_text().split() == ["a.txt", "urgent.txt", "b.txt", "c.txt", "d.txt"]
+    # The rule's critical one first, then largest first.
+    _assert_start_order(log.read_text().split(), ["urgent.txt", "b.txt", "c.txt", "d.txt", "a.txt"])
 
 
 async def test_inline_executor_runs_the_same_pipeline_in_process(

@@ -91,3 +91,20 @@ async def test_a_memory_limit_below_the_concurrency_throttles_and_finishes(
     # Admission counts each running job at the largest size seen, so the overshoot is one job's growth
     # within a sampling interval, not a whole extra slot's worth.
     assert 0 < resources.peak_workers_total_bytes < 450 * MiB * 1.25
+
+
+async def test_short_documents_travel_in_batches_yet_each_keeps_its_own_deadline(
+    tmp_path: Path, make_config: Callable[..., RunConfig]
+) -> None:
+    names = [f"a{index:03d}.txt" for index in range(150)] + [f"z{index:03d}.txt" for index in range(150)]
+    docs = write_texts(tmp_path / "docs", *names, "hang.txt", "segfault.txt")
+    config = make_config(docs, processor_override=MISBEHAVE, timeout_s=2.0, retries=0)
+    outcome = await run_batch(config)
+    report = outcome.report
+    assert report.largest_batch > 10 and report.batches < len(names)  # they really travelled together
+    kinds = {failure.source_id: failure.error_kind for failure in report.failures}
+    assert kinds == {"hang.txt": "timeout", "segfault.txt": "crash"}
+    # The documents that shared a batch with the hung or crashed one were run again, not lost.
+    assert report.counts.succeeded == len(names)
+    assert all((config.output.root / f"{name}.json").is_file() for name in names)
+    assert report.counts.reconciles

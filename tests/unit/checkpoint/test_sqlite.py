@@ -57,6 +57,26 @@ def test_attempts_accumulate_across_runs_and_history_is_kept(tmp_path: Path) -> 
     assert ledger.query("SELECT count(*) FROM events") == [(4,)]
 
 
+def test_events_of_one_document_in_one_batch_end_as_if_applied_one_by_one(tmp_path: Path) -> None:
+    def events(run_id: str) -> list[LedgerEvent]:
+        return [
+            LedgerEvent(run_id, "a.pdf", JobState.RUNNING, 1.0, attempt=1, path="a.pdf", size=5, mtime_ns=7),
+            LedgerEvent(run_id, "a.pdf", JobState.FAILED, 2.0, attempt=1, error_kind="crash", message="boom"),
+            LedgerEvent(run_id, "a.pdf", JobState.RUNNING, 3.0, attempt=2),
+            LedgerEvent(run_id, "a.pdf", JobState.SUCCEEDED, 4.0, attempt=2, sha256="s", output_path="o"),
+        ]
+
+    together, apart = SqliteLedger.open(tmp_path / "together"), SqliteLedger.open(tmp_path / "apart")
+    _run(together, "r1")
+    _run(apart, "r1")
+    together.apply(events("r1"))
+    for event in events("r1"):
+        apart.apply([event])
+    query = "SELECT path, size, mtime_ns, sha256, state, attempts, error_kind, message, output_path FROM documents"
+    assert together.query(query) == apart.query(query) == [("a.pdf", 5, 7, "s", "succeeded", 2, None, None, "o")]
+    assert together.query("SELECT count(*) FROM events") == [(4,)]
+
+
 def test_a_reader_sees_committed_batches_while_the_writer_is_open(tmp_path: Path) -> None:
     ledger = SqliteLedger.open(tmp_path)
     _run(ledger, "r1")

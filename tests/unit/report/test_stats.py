@@ -29,3 +29,33 @@ def test_bottleneck_names_the_largest_stage_with_its_share_and_type() -> None:
     assert (stage, share) == ("extract", 0.75)
     assert reason.startswith("extract takes 75% of all job time; most of it in pdf documents")
     assert find_bottleneck({"extract": 0.0}, {}) is None
+
+
+def test_histogram_percentiles_are_within_one_percent_and_totals_exact() -> None:
+    import random
+
+    from docbatch.report.stats import Histogram
+
+    rng = random.Random(7)
+    values = [rng.lognormvariate(-5, 2) for _ in range(20_000)]
+    histogram = Histogram()
+    for value in values:
+        histogram.add(value)
+    exact = distribution(values)
+    found = histogram.distribution()
+    assert (found.count, found.max) == (exact.count, exact.max)
+    assert abs(found.total - exact.total) < 1e-6
+    for name in ("p50", "p95", "p99"):
+        assert getattr(exact, name) <= getattr(found, name) <= getattr(exact, name) * 1.0101, name
+
+
+def test_histogram_merge_equals_one_histogram_of_everything() -> None:
+    from docbatch.report.stats import Histogram
+
+    left, right, both = Histogram(), Histogram(), Histogram()
+    for index, value in enumerate([0.001 * n for n in range(1, 500)]):
+        (left if index % 2 else right).add(value)
+        both.add(value)
+    left.merge(right)
+    assert left.distribution() == both.distribution()
+    assert Histogram().distribution().count == 0
