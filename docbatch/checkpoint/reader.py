@@ -28,6 +28,7 @@ class DocumentRow:
     error_kind: str | None
     message: str | None
     path: str | None
+    priority: int | None = None
 
 
 class LedgerReader:
@@ -126,7 +127,7 @@ def failed_documents(reader: LedgerReader, run_id: str) -> list[DocumentRow]:
     """Documents that failed or died in a run and have not succeeded since."""
     rows = reader.query(
         "SELECT source_id, state, size, mtime_ns, sha256, recipe_hash, attempts, last_run_id, error_kind, message, "
-        "path FROM documents d WHERE d.state IN ('failed', 'dead') AND EXISTS (SELECT 1 FROM events e "
+        "path, priority FROM documents d WHERE d.state IN ('failed', 'dead') AND EXISTS (SELECT 1 FROM events e "
         "WHERE e.run_id = ? AND e.source_id = d.source_id AND e.state IN ('failed', 'dead')) ORDER BY source_id",
         (run_id,),
     )

@@ -106,17 +106,21 @@ class _LiveView:
             Text(f"elapsed {human_seconds(rates.elapsed)}  eta {eta}"),
             Text(f"failed {len(progress.failures)}", style="red" if progress.failures else "dim"),
         )
-        parts: list[Any] = [header]
-        if progress.active:
+        parts: list[Any] = [header, self._memory_row()]
+        running = progress.running_jobs()
+        if running:
             active = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
             active.add_column("active", overflow="ellipsis", no_wrap=True, max_width=70)
+            active.add_column("stage")
             active.add_column("size", justify="right")
             active.add_column("elapsed", justify="right")
             now = time.monotonic()
-            jobs = sorted(progress.active.values(), key=lambda job: job.started_at)[:MAX_ACTIVE_SHOWN]
-            for job in jobs:
-                active.add_row(job.source_id, human_bytes(job.size), f"{now - job.started_at:.1f}s")
+            for job in running[:MAX_ACTIVE_SHOWN]:
+                active.add_row(job.source_id, job.stage, human_bytes(job.size), f"{now - job.started_at:.1f}s")
             parts.append(active)
+            waiting = progress.waiting_in_batches()
+            if waiting > 0:
+                parts.append(Text(f"{waiting} more waiting in their batches", style="dim"))
         for failure in progress.recent_failures:
             parts.append(
                 Text(
@@ -127,6 +131,28 @@ class _LiveView:
                 )
             )
         return Group(*parts)
+
+    def _memory_row(self) -> Any:
+        """The workers' memory (sampled each second) against --memory-limit, and whether admission waits."""
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        progress = self.progress
+        row = Table.grid(padding=(0, 2))
+        used = progress.workers_rss_bytes
+        state = Text("throttled: new jobs wait for memory", style="yellow") if progress.throttled else Text("")
+        if progress.memory_limit_bytes:
+            limit = progress.memory_limit_bytes
+            row.add_row(
+                Text("memory", style="dim"),
+                ProgressBar(total=limit, completed=min(used, limit), width=20, complete_style="yellow"),
+                Text(f"{human_bytes(used)} of {human_bytes(limit)} limit"),
+                state,
+            )
+        else:
+            row.add_row(Text("memory", style="dim"), Text(f"workers {human_bytes(used)} (no --memory-limit)"), state)
+        return row
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -12,7 +12,7 @@ from docbatch.cli import logs
 from docbatch.cli.run_cmd import execute
 from docbatch.config import RunConfig, SourceConfig, default_concurrency, parse_duration
 from docbatch.errors import ConfigError
-from docbatch.models import ErrorKind
+from docbatch.models import ErrorKind, Priority
 from docbatch.serialization import dumps_compact
 
 RETRY_MANIFEST = "retry-{run_id}.jsonl"
@@ -25,13 +25,23 @@ def retry_failed(
     state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
     concurrency: int = typer.Option(None, "-j", "--concurrency", help="Parallel jobs [default: as the old run]."),
     timeout: str = typer.Option(None, "--timeout", help="Per-document limit [default: as the old run]."),
+    priority: str = typer.Option(
+        None,
+        "--priority",
+        help="Run the retried documents at this level: low, normal, high, critical [default: the priority each had].",
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary."),
     log_file: Path = typer.Option(None, "--log-file", envvar="DOCBATCH_LOG_FILE", help="Also write the log here."),
     log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
 ) -> None:
     """Re-run only the failed and dead documents of a run (the latest by default)."""
     from docbatch.checkpoint.reader import LedgerReader, failed_documents, find_run
+    from docbatch.discovery.manifest import parse_priority
 
+    try:
+        level = parse_priority(priority) if priority is not None else None
+    except ValueError as error:
+        raise ConfigError(f"--priority: {error}") from None
     unknown = sorted(set(kind) - {member.value for member in ErrorKind})
     if unknown:
         raise ConfigError(f"--kind: unknown error kind {', '.join(unknown)} (one of {', '.join(ErrorKind)})")
@@ -54,7 +64,12 @@ def retry_failed(
     if old.config_json is None:
         raise ConfigError(f"run {old.run_id} recorded no configuration to repeat")
     manifest = state / RETRY_MANIFEST.format(run_id=old.run_id)
-    manifest.write_bytes(b"".join(dumps_compact({"path": row.path, "id": row.source_id}) + b"\n" for row in chosen))
+    manifest.write_bytes(
+        b"".join(
+            dumps_compact({"path": row.path, "id": row.source_id, "priority": _level(level, row.priority)}) + b"\n"
+            for row in chosen
+        )
+    )
     base = RunConfig.model_validate_json(old.config_json)
     pool = base.pool.model_copy(
         update={
@@ -84,3 +99,10 @@ def retry_failed(
             f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else "")
         )
     raise typer.Exit(int(outcome.exit_code))
+
+
+def _level(chosen: Priority | None, recorded: int | None) -> str:
+    """The retried document's priority: the one asked for, else the one it had (retries keep theirs)."""
+    if chosen is not None:
+        return chosen.name.lower()
+    return Priority(recorded if recorded is not None else Priority.NORMAL).name.lower()

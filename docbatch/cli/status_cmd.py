@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from docbatch.cli.console import human_seconds
+from docbatch.cli.console import human_bytes, human_seconds
 from docbatch.processes import pid_alive
 from docbatch.serialization import dumps_pretty, loads
 
@@ -52,7 +52,14 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dic
         if status == "running" and byte_rate > 0 and snapshot.get("discovery_done")
         else None
     )
-    active = active_jobs(reader, row.run_id) if status == "running" else []
+    active: list[dict[str, Any]] = []
+    if status == "running":
+        if "active_jobs" in snapshot:  # what the coordinator saw a second ago, with each job's stage
+            active = snapshot["active_jobs"]
+        else:
+            # Before the first heartbeat: the ledger knows what started, not the stage.
+            active = [{"source_id": source, "stage": "started", "running_s": round(now - started, 1)}
+                      for source, started in active_jobs(reader, row.run_id)]  # fmt: skip
     output_dir = row.output_dir or ""
     return {
         "run_id": row.run_id,
@@ -70,7 +77,14 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dic
         "docs_per_s": round(finished / elapsed, 3),
         "mb_per_s": round(int(snapshot.get("bytes_done", 0)) / 1e6 / elapsed, 3),
         "eta_s": round(eta, 1) if eta is not None else None,
-        "active": [{"source_id": source, "running_s": round(now - started, 1)} for source, started in active],
+        "active": active,
+        "waiting_in_batches": snapshot.get("waiting_in_batches", 0) if status == "running" else 0,
+        "stages": snapshot.get("stages", {}),
+        "memory": {
+            "workers_rss_bytes": snapshot.get("workers_rss_bytes", 0),
+            "limit_bytes": snapshot.get("memory_limit_bytes"),
+            "throttled": bool(snapshot.get("throttled", False)),
+        },
         "error_kinds": snapshot.get("error_kinds", {}),
         "output_dir": output_dir,
         "report": row.report_path or str(Path(output_dir) / "report.json"),
@@ -92,14 +106,39 @@ def render(info: dict[str, Any]) -> str:
         + (f", eta {human_seconds(info['eta_s'])}" if info["eta_s"] is not None else ""),
     ]
     if info["active"]:
-        lines.append(f"active    {len(info['active'])} (oldest first)")
-        lines += [f"          {job['running_s']:>8.1f}s  {job['source_id']}" for job in info["active"]]
+        waiting = f", {info['waiting_in_batches']} more waiting in their batches" if info["waiting_in_batches"] else ""
+        lines.append(f"active    {len(info['active'])} (oldest first){waiting}")
+        lines += [
+            f"          {job['running_s']:>8.1f}s  {job['stage']:<8} {job['source_id']}" for job in info["active"]
+        ]
+    lines += _stage_lines(info["stages"])
+    memory = info["memory"]
+    if info["status"] == "running" and memory["workers_rss_bytes"]:
+        limit = f" of --memory-limit {human_bytes(memory['limit_bytes'])}" if memory["limit_bytes"] else ""
+        throttled = ", throttled: new jobs wait" if memory["throttled"] else ""
+        lines.append(f"memory    workers {human_bytes(memory['workers_rss_bytes'])}{limit}{throttled}")
     if info["error_kinds"]:
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(info["error_kinds"].items()))
         lines.append(f"errors    {kinds}")
     lines.append(f"outputs   {info['output_dir']}")
     lines.append(f"report    {info['report']}")
     return "\n".join(lines)
+
+
+def _stage_lines(stages: dict[str, dict[str, float]]) -> list[str]:
+    """Where the jobs' time went so far: mean and p95 per stage, and each stage's share."""
+    whole = sum(stage["total"] for stage in stages.values())
+    if whole <= 0:
+        return []
+    lines = ["stages    " + f"{'':<9} {'mean':>9} {'p95':>9} {'share':>6}"]
+    busiest = max(stages, key=lambda name: stages[name]["total"])
+    order = ["dispatch", "read", "detect", "extract", "transform", "write"]
+    for name, stage in sorted(stages.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99):
+        mark = "  <- bottleneck" if name == busiest else ""
+        lines.append(
+            f"          {name:<9} {stage['mean']:>8.4f}s {stage['p95']:>8.4f}s {stage['total'] / whole:>6.0%}{mark}"
+        )
+    return lines
 
 
 def render_runs(rows: list[RunRow]) -> str:

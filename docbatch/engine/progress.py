@@ -17,6 +17,7 @@ from docbatch.report.stats import Histogram
 MAX_SKIPS_LISTED = 1000
 MAX_SLOWEST = 10
 MAX_TIMELINE = 2000
+MAX_ACTIVE_PUBLISHED = 20
 
 
 @dataclass
@@ -24,7 +25,9 @@ class ActiveJob:
     source_id: str
     size: int
     started_at: float
-    stage: str = "queued"  # until a worker starts it; then read, extract, write as the worker reports
+    # "queued" until a worker starts it; then read, extract, write as the worker reports; "done" when the
+    # worker has moved on to the next job of the batch (the result comes back with the whole batch).
+    stage: str = "queued"
 
 
 @dataclass
@@ -116,6 +119,7 @@ class RunProgress:
 
     def snapshot(self) -> dict[str, object]:
         """Counters for `docbatch status`, published in the ledger while the run goes on."""
+        now = time.monotonic()
         return {
             "discovered": self.discovered,
             "discovery_done": self.discovery_done,
@@ -128,8 +132,22 @@ class RunProgress:
             "started_at": self.started_at,
             "stages": self.stage_summary(),
             "workers_rss_bytes": self.workers_rss_bytes,
+            "memory_limit_bytes": self.memory_limit_bytes,
             "throttled": self.throttled,
+            "active_jobs": [
+                {"source_id": job.source_id, "stage": job.stage, "running_s": round(now - job.started_at, 1)}
+                for job in self.running_jobs()[:MAX_ACTIVE_PUBLISHED]
+            ],
+            "waiting_in_batches": self.waiting_in_batches(),
         }
+
+    def running_jobs(self) -> list[ActiveJob]:
+        """Jobs a worker is on now (not those waiting in their batch or done with it), oldest first."""
+        running = (job for job in list(self.active.values()) if job.stage not in ("queued", "done"))
+        return sorted(running, key=lambda job: job.started_at)
+
+    def waiting_in_batches(self) -> int:
+        return sum(1 for job in list(self.active.values()) if job.stage == "queued")
 
     def stage_summary(self) -> dict[str, dict[str, float]]:
         """Mean, p95 and total per stage so far (what `docbatch status` shows of a live run)."""

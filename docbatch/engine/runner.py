@@ -121,6 +121,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         )
     )
     executor.stage_listener = run.progress.on_stage
+    run.progress.memory_limit_bytes = config.memory_limit_bytes
     run.recorder.start()
     run.stopper.install_signal_handlers()
     cancel_deadline = schedule_deadline(run.stopper, config.max_runtime_s)
@@ -180,6 +181,7 @@ async def _heartbeat(run: RunContext, ledger: SqliteLedger) -> None:
     """Publish the live counters for `docbatch status` about once a second."""
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        run.progress.throttled = run.governor.throttled if run.governor is not None else False
         run.progress.sample(await asyncio.to_thread(_workers_rss))
         snapshot = dumps_compact(run.progress.snapshot()).decode()
         await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)

@@ -4,6 +4,7 @@ a hung processor cannot be killed here, so the timeout only stops waiting for it
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from docbatch.executors.worker import run_batch
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
@@ -11,7 +12,9 @@ from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 class InlineExecutor:
     name = "inline"
-    stage_listener = None
+
+    def __init__(self) -> None:
+        self.stage_listener: Callable[[str, str], None] | None = None
 
     async def start(self) -> None:
         return None
@@ -21,6 +24,8 @@ class InlineExecutor:
     ) -> list[JobResult]:
         results = []
         for spec in specs:
+            if self.stage_listener is not None:
+                self.stage_listener(spec.source_id, "read")
             batch = JobBatch(
                 specs=[spec], output_root=output[0] if output else None, output_format=output[1] if output else "json"
             )

@@ -140,10 +140,12 @@ class LocalExecutor:
             job = self.jobs.get(token)
             if job is None:
                 continue
-            if stage == "read":
+            if stage in ("read", "running"):  # the job's start
                 previous = current.get(pid)
                 if previous is not None and previous is not job:
                     previous.done = True  # the worker moved on to the next job of its batch
+                    if self.stage_listener is not None:
+                        self.stage_listener(previous.source_id, "done")
                 current[pid] = job
                 job.started_at = time.monotonic()
                 job.pid = pid

@@ -82,8 +82,9 @@ def run_batch(batch: JobBatch) -> list[JobResult]:
     """Process a batch's jobs one after the other; each announces its start, which starts its deadline."""
     results = []
     for spec in batch.specs:
-        # The coordinator starts the job's deadline and its memory accounting from this message.
-        _announce(spec, "read")
+        # The coordinator starts the job's deadline and its memory accounting from this message. A job
+        # in a batch of short ones reports no further stages, so it says only that it runs.
+        _announce(spec, "read" if batch.announce_stages else "running")
         started_at = time.time()
         result = run_job(spec, announce_stages=batch.announce_stages)
         if batch.output_root is not None and result.state is JobState.SUCCEEDED:
