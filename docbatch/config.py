@@ -160,6 +160,7 @@ class RunConfig(BaseModel):
     retry_dead: bool = Field(default=False, description="Process again documents that died of a permanent error.")
     verify: bool = Field(default=False, description="Compare content hashes, not only size and mtime, before skipping.")
     parent_run_id: str | None = Field(default=None, description="The run that retry-failed re-runs.")
+    executor: str = Field(default="local", description="local, dask://HOST:PORT or dask-local[:N].")
     command: list[str] = Field(default_factory=list, description="The command line, recorded in the report.")
 
     def recipe_options(self) -> dict[str, str | int | None]:

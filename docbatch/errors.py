@@ -42,6 +42,13 @@ class LedgerError(DocbatchError):
     exit_code = ExitCode.USAGE
 
 
+class ExecutorLost(DocbatchError):
+    """The executor cannot run anything any more (a Dask scheduler went away): the run stops as
+    interrupted, and resumes once the executor is back."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class DocumentError(DocbatchError):
     """Raised by a processor when one document cannot be extracted; fails that document only."""
 

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check uv
-python3 -m uv sync --frozen --quiet
+python3 -m uv sync --frozen --quiet --extra dask
 python3 -m uv run --frozen ruff check .
 python3 -m uv run --frozen ruff format --check .
 python3 -m uv run --frozen mypy

@@ -87,6 +87,7 @@ class RunFlags:
     exec_template: str | None = None
     priority: list[str] = field(default_factory=list)
     order: QueueOrder = QueueOrder.DISCOVERY
+    executor: str = "local"
 
     def priority_rules(self) -> list[tuple[str, int]]:
         """`GLOB=LEVEL` rules as (glob, priority); a bad rule is a usage error naming it."""
@@ -120,6 +121,9 @@ class RunFlags:
             from docbatch.engine.stopping import FailureBudget
 
             FailureBudget.parse(self.max_failures)
+        from docbatch.executors.choice import parse_executor
+
+        parse_executor(self.executor)  # a bad --executor is a usage error before anything starts
         try:
             return RunConfig(
                 sources=SourceConfig(
@@ -150,6 +154,7 @@ class RunFlags:
                 memory_limit_bytes=parse_size(self.memory_limit) if self.memory_limit else None,
                 memory_per_job_bytes=parse_size(self.memory_per_job) if self.memory_per_job else None,
                 free_memory_floor_bytes=parse_size(self.min_free_memory) if self.min_free_memory else None,
+                executor=self.executor.strip(),
                 command=["docbatch", *sys.argv[1:]],
             )
         except ValidationError as error:
@@ -201,6 +206,12 @@ def run(
     order: QueueOrder = typer.Option(QueueOrder.DISCOVERY, "--order", help="Order within a priority level."),
     notify: str = typer.Option(None, "--notify", envvar="DOCBATCH_NOTIFY", help="POST the run summary to this URL."),
     on_complete: str = typer.Option(None, "--on-complete", help="Run this command with the report path at the end."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        envvar="DOCBATCH_EXECUTOR",
+        help="Where jobs run: local, dask://HOST:PORT (a Dask cluster) or dask-local[:N].",
+    ),  # fmt: skip
 ) -> None:
     """Extract text and metadata from every document under PATHs into one output per document."""
     flags = RunFlags(
@@ -210,7 +221,7 @@ def run(
         max_failures=max_failures, wait_lock=wait_lock, force=force, retry_dead=retry_dead, verify=verify,
         retries=retries, backoff=backoff, memory_limit=memory_limit, memory_per_job=memory_per_job,
         min_free_memory=min_free_memory, priority=priority, order=order,
-        exec_template=exec_template,
+        exec_template=exec_template, executor=executor,
     )  # fmt: skip
     outcome = execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
     announce(outcome, notify=notify, on_complete=on_complete)

@@ -67,6 +67,7 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dic
         "status": status,
         "exit_code": row.exit_code,
         "executor": row.executor,
+        "executor_info": snapshot.get("executor_info", {}),
         "command": row.command,
         "started_at": row.started_at,
         "elapsed_s": round(elapsed, 3),
@@ -120,6 +121,11 @@ def render(info: dict[str, Any]) -> str:
     if info["error_kinds"]:
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(info["error_kinds"].items()))
         lines.append(f"errors    {kinds}")
+    cluster = info["executor_info"]
+    if cluster.get("workers") is not None:
+        lines.append(
+            f"executor  {info['executor']}: {cluster['workers']} workers, dashboard {cluster.get('dashboard') or '-'}"
+        )
     lines.append(f"outputs   {info['output_dir']}")
     lines.append(f"report    {info['report']}")
     return "\n".join(lines)

@@ -2,16 +2,15 @@
 
 Optional per-document fields: `id` (the source id), `priority` (low|normal|high|critical) and
 `options` (an object, or a JSON string in CSV). Relative paths are taken from the manifest's folder.
-A bad row becomes a recorded Skip; an unreadable manifest stops the run before it starts.
+A bad row becomes a recorded Skip; a manifest that cannot be read (or is not UTF-8) ends the run with exit 2.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from docbatch.discovery.walk import document_from_stat
 from docbatch.errors import ConfigError
@@ -31,34 +30,40 @@ def parse_priority(value: object) -> Priority:
 
 
 def read_manifest(manifest: Path) -> Iterator[Document | Skip]:
-    """Yield the manifest's documents in file order."""
+    """Yield the manifest's documents in file order, reading it as a stream: a manifest of millions of
+    lines never sits in memory whole."""
     try:
-        raw = manifest.read_bytes()
+        handle = manifest.open(encoding="utf-8-sig", newline="")
     except OSError as error:
         raise ConfigError(f"{manifest}: cannot read manifest: {error.strerror}") from error
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{manifest}: manifest is not UTF-8 text") from error
-    suffix = manifest.suffix.lower()
-    rows = _csv_rows(manifest, text) if suffix in {".csv", ".tsv"} else None
-    if rows is None:
-        rows = _jsonl_rows(text) if suffix in {".jsonl", ".ndjson"} else _list_rows(text)
-    base = manifest.parent
-    label = manifest.name
-    for line_number, row in rows:
-        yield _entry(base, label, line_number, row)
+    with handle:
+        suffix = manifest.suffix.lower()
+        if suffix in {".csv", ".tsv"}:
+            rows = _csv_rows(manifest, handle)
+        elif suffix in {".jsonl", ".ndjson"}:
+            rows = _jsonl_rows(handle)
+        else:
+            rows = _list_rows(handle)
+        base = manifest.parent
+        label = manifest.name
+        try:
+            for line_number, row in rows:
+                yield _entry(base, label, line_number, row)
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{manifest}: manifest is not UTF-8 text") from error
+        except OSError as error:
+            raise ConfigError(f"{manifest}: cannot read manifest: {error.strerror}") from error
 
 
-def _list_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _list_rows(lines: TextIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
             yield number, {"path": stripped}
 
 
-def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(lines: TextIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -69,9 +74,9 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
         yield number, value if isinstance(value, dict) else "each line must be a JSON object"
 
 
-def _csv_rows(manifest: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _csv_rows(manifest: Path, lines: TextIO) -> Iterator[tuple[int, dict[str, Any] | str]]:
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.DictReader(lines, delimiter=delimiter)
     if not reader.fieldnames or "path" not in reader.fieldnames:
         raise ConfigError(f"{manifest}: a CSV manifest needs a header with a 'path' column")
     for row in reader:

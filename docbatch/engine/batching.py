@@ -13,7 +13,8 @@ _SMOOTHING = 0.2
 class BatchSizer:
     """Batch size from a moving average of recent jobs' worker time."""
 
-    def __init__(self) -> None:
+    def __init__(self, target_s: float = TARGET_BATCH_S) -> None:
+        self.target_s = target_s
         self.mean_job_s: float | None = None
 
     def observe(self, job_s: float) -> None:
@@ -23,10 +24,10 @@ class BatchSizer:
             self.mean_job_s += _SMOOTHING * (job_s - self.mean_job_s)
 
     def size(self) -> int:
-        """One until a job has been measured (nothing is known yet), then what fills TARGET_BATCH_S."""
+        """One until a job has been measured (nothing is known yet), then what fills the target time."""
         if self.mean_job_s is None:
             return 1
-        return max(1, min(MAX_BATCH, int(TARGET_BATCH_S / max(self.mean_job_s, 1e-6))))
+        return max(1, min(MAX_BATCH, int(self.target_s / max(self.mean_job_s, 1e-6))))
 
     @staticmethod
     def travels_alone(size_bytes: int) -> bool:

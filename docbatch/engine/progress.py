@@ -62,6 +62,7 @@ class RunProgress:
     workers_rss_bytes: int = 0
     memory_limit_bytes: int | None = None
     throttled: bool = False
+    executor_info: dict[str, object] = field(default_factory=dict)  # a cluster's workers and dashboard
 
     @property
     def finished(self) -> int:
@@ -139,6 +140,7 @@ class RunProgress:
                 for job in self.running_jobs()[:MAX_ACTIVE_PUBLISHED]
             ],
             "waiting_in_batches": self.waiting_in_batches(),
+            "executor_info": self.executor_info,
         }
 
     def running_jobs(self) -> list[ActiveJob]:

@@ -25,6 +25,7 @@ from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.config import RunConfig
 from docbatch.discovery import discover
+from docbatch.engine.batching import TARGET_BATCH_S, BatchSizer
 from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
 from docbatch.engine.jobs import process_batch
 from docbatch.engine.planner import Planner, Verdict
@@ -33,6 +34,7 @@ from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
 from docbatch.errors import DocbatchError, ExitCode
 from docbatch.executors.base import Executor
+from docbatch.executors.choice import build_executor
 from docbatch.executors.local import LocalExecutor
 from docbatch.models import Document, JobState, Priority, Skip
 from docbatch.outputs.paths import REPORT_NAME
@@ -82,7 +84,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
     budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
     reader = LedgerReader.open(config.state_dir)
-    executor = executor or LocalExecutor(config.pool.concurrency, config.pool.max_jobs_per_worker)
+    executor = executor or build_executor(config)
     run = RunContext(
         config=config,
         run_id=new_run_id(),
@@ -121,6 +123,8 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         )
     )
     executor.stage_listener = run.progress.on_stage
+    # An executor whose hand-over costs more (a Dask task: ~2 ms) sends bigger batches.
+    run.batching = BatchSizer(getattr(executor, "batch_target_s", TARGET_BATCH_S))
     run.progress.memory_limit_bytes = config.memory_limit_bytes
     run.recorder.start()
     run.stopper.install_signal_handlers()
@@ -182,6 +186,9 @@ async def _heartbeat(run: RunContext, ledger: SqliteLedger) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
         run.progress.throttled = run.governor.throttled if run.governor is not None else False
+        describe = getattr(run.executor, "describe", None)
+        if describe is not None and run.executor_started:
+            run.progress.executor_info = describe()
         run.progress.sample(await asyncio.to_thread(_workers_rss))
         snapshot = dumps_compact(run.progress.snapshot()).decode()
         await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
@@ -197,7 +204,8 @@ def _workers_rss() -> int:
 
 
 def _slot_count(run: RunContext) -> int:
-    return run.config.pool.concurrency * BATCHES_PER_WORKER
+    """Batches in flight: one per local worker, or what a cluster executor says it can run at once."""
+    return getattr(run.executor, "slots", None) or run.config.pool.concurrency * BATCHES_PER_WORKER
 
 
 async def _process_all(run: RunContext) -> None:

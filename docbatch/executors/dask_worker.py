@@ -1,0 +1,85 @@
+"""What a Dask task runs on a Dask worker: the batch's jobs, each in a supervised child process.
+
+Dask has no per-task timeout and runs tasks in threads of the worker process, where a hung parser
+could never be stopped and a crashing one would take the Dask worker with it. So every job runs in a
+pebble process pool owned by the Dask worker process (one child per Dask worker thread): pebble kills
+a child past its deadline and replaces it, a crash fails only its job, and `--memory-per-job` caps
+each child's address space. The children carry a parent-death signal, so they die with their Dask
+worker even when it is SIGKILLed. Dask workers must allow child processes: start them with
+``DASK_DISTRIBUTED__WORKER__DAEMON=False`` (docbatch's own LocalCluster does).
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from pebble import ProcessExpired, ProcessPool
+
+from docbatch.executors.worker import init_worker, run_batch
+from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
+
+_pools: dict[tuple[int, int | None], ProcessPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _init_child(memory_per_job: int | None) -> None:
+    init_worker(None)
+    if memory_per_job:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_per_job, memory_per_job))
+
+
+def _pool(memory_per_job: int | None) -> ProcessPool:
+    """One pool per Dask worker process (and memory cap), as many children as the worker has threads."""
+    import multiprocessing
+
+    from distributed import get_worker
+
+    size = max(1, get_worker().state.nthreads)
+    with _pools_lock:
+        key = (size, memory_per_job)
+        pool = _pools.get(key)
+        if pool is None or not pool.active:
+            pool = ProcessPool(
+                max_workers=size,
+                initializer=_init_child,
+                initargs=(memory_per_job,),
+                context=multiprocessing.get_context("spawn"),
+            )
+            _pools[key] = pool
+        return pool
+
+
+def run_on_dask_worker(batch: JobBatch, timeout_s: float, memory_per_job: int | None) -> list[JobResult]:
+    """Run each job of ``batch`` in a child process under its own deadline; one result per job."""
+    pool = _pool(memory_per_job)
+    results = []
+    for spec in batch.specs:
+        single = JobBatch(specs=[spec], output_root=batch.output_root, output_format=batch.output_format)
+        future: Any = pool.schedule(run_batch, args=(single,), timeout=timeout_s)
+        try:
+            (result,) = future.result()
+        except FutureTimeout:
+            result = _failure(spec, ErrorKind.TIMEOUT, f"no result within {timeout_s:g}s; its process was killed")
+        except ProcessExpired as error:
+            result = _failure(spec, ErrorKind.CRASH, _crash_message(error.exitcode))
+        except Exception as error:  # a result that cannot be sent back, a pool that broke
+            result = _failure(spec, ErrorKind.INTERNAL, f"{type(error).__name__}: {error}")
+        if result.error_kind is ErrorKind.MEMORY and memory_per_job:
+            # The address-space cap is --memory-per-job: trying again would hit it again.
+            result.state = JobState.DEAD
+            result.message = f"over --memory-per-job {memory_per_job // 2**20} MiB ({result.message})"
+        results.append(result)
+    return results
+
+
+def _crash_message(exitcode: int | None) -> str:
+    from docbatch.executors.local import crash_message
+
+    return crash_message(exitcode)
+
+
+def _failure(spec: JobSpec, kind: ErrorKind, message: str) -> JobResult:
+    return JobResult(source_id=spec.source_id, state=JobState.FAILED, error_kind=kind, message=message)
