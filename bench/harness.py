@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import shutil
@@ -264,6 +265,17 @@ def case_mixed(args: argparse.Namespace, work: Path) -> None:
     """(b) the whole mixed corpus (every format, malformed files included)."""
     paths = sorted(p for p in CORPUS.rglob("*") if p.is_file())
     tools = [docbatch_tool("docbatch", CORPUS, work, args.jobs)]
+    if importlib.util.find_spec("distributed") is not None:  # issue 7: a LocalCluster of the same size
+        tools.append(
+            docbatch_tool(
+                f"docbatch --executor dask-local:{args.jobs}",
+                CORPUS,
+                work,
+                args.jobs,
+                "--executor",
+                f"dask-local:{args.jobs}",
+            )  # fmt: skip
+        )
     if args.markitdown:
         ensure_peers(True)
         listing = file_list(paths, work / "mixed.list")
@@ -335,8 +347,8 @@ def case_scale(args: argparse.Namespace, work: Path) -> None:
         for index in range(args.count):
             handle.write(f"doc{index:07d},{files[index % len(files)]}\n")
     out, state = work / "scale-out", work / "scale-state"
-    base = [*DOCBATCH, "run", str(manifest), "-j", str(args.jobs), "-q", "-o", str(out), "--state", str(state),
-            "--format", "jsonl"]  # fmt: skip
+    base = [*DOCBATCH, "run", "--manifest", str(manifest), "-j", str(args.jobs), "-q", "-o", str(out),
+            "--state", str(state), "--format", "jsonl"]  # fmt: skip
     first = measure(base, os.cpu_count() or 1)
     report = json.loads((out / "report.json").read_text())
     again = measure(base, os.cpu_count() or 1)

@@ -110,7 +110,9 @@ class PoolConfig(BaseModel):
     timeout_s: float = Field(
         default=120.0, gt=0, description="Seconds one document may take before its worker is killed."
     )
-    max_jobs_per_worker: int = Field(default=500, ge=0, description="Recycle a worker after this many jobs (0: never).")
+    max_jobs_per_worker: int = Field(
+        default=500, ge=0, description="Recycle a worker after this many hand-overs, a document or a batch (0: never)."
+    )
     queue_size: int = Field(default=1024, ge=1, description="Documents discovered ahead of the workers.")
     order: QueueOrder = Field(default=QueueOrder.DISCOVERY, description="Order within a priority level.")
     priority_rules: list[tuple[str, int]] = Field(

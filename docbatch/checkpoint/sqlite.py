@@ -245,7 +245,8 @@ def _document_row(event: LedgerEvent) -> dict[str, object]:
     # every state change of every document.
     row = {name: getattr(event, name) for name in _EVENT_FIELDS}
     row["state"] = event.state.value
-    row["started"] = 1 if event.state is JobState.RUNNING else 0
+    # A running event counts an attempt; a pending one (handed over, never started) takes it back.
+    row["started"] = 1 if event.state is JobState.RUNNING else -1 if event.state is JobState.PENDING else 0
     return row
 
 

@@ -182,7 +182,9 @@ def run(
     ),
     state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
     max_file_size: str = typer.Option(None, "--max-file-size", help="Larger documents fail as too_large (200MB)."),
-    max_jobs_per_worker: int = typer.Option(500, "--max-jobs-per-worker", help="Recycle a worker after N documents."),
+    max_jobs_per_worker: int = typer.Option(
+        500, "--max-jobs-per-worker", help="Recycle a worker after N hand-overs (a document or a batch of short ones)."
+    ),
     processor: str = typer.Option(None, "--processor", help="Use package.module:function for every document."),
     force: bool = typer.Option(False, "--force", help="Process every document, even those already done."),
     retry_dead: bool = typer.Option(False, "--retry-dead", help="Try again documents that died of permanent errors."),

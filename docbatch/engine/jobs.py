@@ -149,6 +149,13 @@ def _job_spans(results: list[JobResult], batch_s: float) -> list[float]:
 
 def _settle(run: RunContext, job: QueuedJob, attempt: int, result: JobResult, started: float, finished: float) -> None:
     document = job.document
+    if result.state is JobState.PENDING:
+        # Handed over but not started before the run stopped: pending again, and not an attempt.
+        run.progress.active.pop(document.source_id, None)
+        run.recorder.record(LedgerEvent(run_id=run.run_id, source_id=document.source_id, state=JobState.PENDING,
+                                        at=finished, attempt=0, message="not started: the run stopped"))  # fmt: skip
+        run.settle()
+        return
     if result.message:
         result.message = " ".join(result.message.split())  # one line in the log, the report and the ledger
     record = JobRecord(

@@ -44,9 +44,10 @@ from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact, dumps_pretty
 
 HEARTBEAT_INTERVAL_S = 1.0
-# Batches in flight per worker. Two (one waiting behind the running one) saved no measurable time on
-# 455 PDFs but made a stopping run cancel documents no worker had started: one it is.
-BATCHES_PER_WORKER = 1
+# Batches in flight per worker: one running and one waiting, so a worker never idles while the
+# coordinator takes in a result and hands out the next batch (20,000 tiny files: 3.3 s instead of
+# 4.4-5.3 s). When the run stops, the waiting ones come back pending (workers check before each job).
+BATCHES_PER_WORKER = 2
 DISCOVERY_CHUNK = 256  # documents handed from the walking thread to the event loop at once
 DISCOVERY_CHUNK_S = 0.02  # ... or after this long, so that work starts while a slow walk goes on
 
@@ -236,6 +237,10 @@ async def _process_all(run: RunContext) -> None:
 async def _drain_on_stop(run: RunContext) -> None:
     """On a stop request, put end markers ahead of every queued document: slots finish and leave."""
     await run.stopper.draining.wait()
+    # Batches already handed over: their jobs not yet started come back pending.
+    stop_admitting = getattr(run.executor, "stop_admitting", None)
+    if stop_admitting is not None:
+        stop_admitting()
     # Queued documents stay pending (no ledger event): a resumed run simply processes them. Emptying the
     # queue also frees discovery if it was waiting for room.
     while not run.queue.empty():
@@ -375,18 +380,21 @@ def _fill_batch(run: RunContext, first: QueuedJob) -> list[QueuedJob]:
 
 
 def _cancel_active(run: RunContext) -> None:
-    """Jobs still in flight when the run stops are recorded as cancelled (resumable)."""
+    """Jobs a worker had started when the run stopped are recorded as cancelled; those handed over but
+    not started are pending again. Both are resumable."""
     now = time.time()
     for job in list(run.progress.active.values()):
         run.progress.active.pop(job.source_id, None)
-        run.progress.states[JobState.CANCELLED.value] += 1
+        started = job.stage != "queued"
+        if started:
+            run.progress.states[JobState.CANCELLED.value] += 1
         run.recorder.record(
             LedgerEvent(
                 run_id=run.run_id,
                 source_id=job.source_id,
-                state=JobState.CANCELLED,
+                state=JobState.CANCELLED if started else JobState.PENDING,
                 at=now,
                 attempt=0,
-                message=f"run stopped: {run.stopper.reason or 'cancelled'}",
+                message=f"run stopped: {run.stopper.reason or 'cancelled'}" + ("" if started else " before it started"),
             )
         )

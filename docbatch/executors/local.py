@@ -92,6 +92,7 @@ class LocalExecutor:
         self.stage_listener: StageListener | None = None
         self._pool: ProcessPool | None = None
         self._channel: Any = None
+        self._stopping: Any = None
         self._listener: threading.Thread | None = None
         self._context: Any = None
         self._replace_lock = asyncio.Lock()
@@ -104,6 +105,7 @@ class LocalExecutor:
     async def start(self) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._channel = self._context.SimpleQueue()
+        self._stopping = self._context.Event()
         self._pool = self._new_pool()
         self._listener = threading.Thread(target=self._listen, name="job-starts", daemon=True)
         self._listener.start()
@@ -114,7 +116,7 @@ class LocalExecutor:
             max_workers=self.workers,
             max_tasks=self.max_jobs_per_worker,
             initializer=init_worker,
-            initargs=(self._channel,),
+            initargs=(self._channel, self._stopping),
             context=self._context,
         )
 
@@ -166,6 +168,11 @@ class LocalExecutor:
                 if not batch.started() and now - batch.submitted_at > START_TIMEOUT_S:
                     self._batches.discard(batch)
                     batch.future.cancel()
+
+    def stop_admitting(self) -> None:
+        """The run is stopping: workers start no further job; those not started come back ``pending``."""
+        if self._stopping is not None:
+            self._stopping.set()
 
     def running_jobs(self) -> list[RunningJob]:
         """The jobs a worker is running now (one per busy worker)."""

@@ -32,9 +32,10 @@ _PR_SET_PDEATHSIG = 1
 
 
 _started_channel: Any = None  # where jobs announce (token, pid, stage); set by init_worker
+_stopping: Any = None  # a shared event the coordinator sets when the run stops admitting work
 
 
-def init_worker(started_channel: Any = None) -> None:
+def init_worker(started_channel: Any = None, stopping: Any = None) -> None:
     """Worker start-up: die with the coordinator, and leave Ctrl-C to the coordinator.
 
     The parent-death signal makes the kernel kill this worker when the coordinator dies, even by
@@ -50,8 +51,8 @@ def init_worker(started_channel: Any = None) -> None:
     # Its own process group, so that a timeout or memory kill reaches whatever the processor started.
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    global _started_channel
-    _started_channel = started_channel
+    global _started_channel, _stopping
+    _started_channel, _stopping = started_channel, stopping
 
 
 def _peak_rss_bytes() -> int:
@@ -82,6 +83,10 @@ def run_batch(batch: JobBatch) -> list[JobResult]:
     """Process a batch's jobs one after the other; each announces its start, which starts its deadline."""
     results = []
     for spec in batch.specs:
+        if _stopping is not None and _stopping.is_set():
+            # The run is stopping: a job not started yet stays pending (resumable, no attempt used).
+            results.append(JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started"))
+            continue
         # The coordinator starts the job's deadline and its memory accounting from this message. A job
         # in a batch of short ones reports no further stages, so it says only that it runs.
         _announce(spec, "read" if batch.announce_stages else "running")

@@ -135,7 +135,7 @@ def test_ctrl_c_writes_an_interrupted_report_and_exits_4(tmp_path: Path) -> None
                     running = db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[0]
             except sqlite3.OperationalError:
                 running = 0
-    assert running == 2, "the hanging jobs never started"
+    assert running >= 2, "the hanging jobs never started"
     coordinator.send_signal(signal.SIGINT)
     assert coordinator.wait(timeout=30) == 4
     report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())

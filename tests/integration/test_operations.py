@@ -153,7 +153,9 @@ def test_max_failures_stops_the_run_early_and_resumably(tmp_path: Path) -> None:
     assert result.returncode == 4
     report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
     assert report["stop_reason"] == "--max-failures 3 reached"
-    assert report["counts"]["dead"] == 3 and report["counts"]["pending"] > 0
+    # Jobs a worker had already started when the third failure came back still finish (at most one
+    # per batch in flight: two for one worker); everything else stays pending.
+    assert 3 <= report["counts"]["dead"] <= 5 and report["counts"]["pending"] >= 25
 
 
 def test_max_runtime_stops_admitting_and_cancels_after_the_grace(tmp_path: Path) -> None:
