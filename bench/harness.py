@@ -183,6 +183,14 @@ def file_list(paths: list[Path], into: Path) -> Path:
     return into
 
 
+def markitdown_tool(args: argparse.Namespace, listing: Path, work: Path, documents: int | None = None) -> Tool:
+    """markitdown in a Pool, one round (it is slow), with the peers' 60 s per-file alarm."""
+    command = [str(PEERS_VENV / "bin" / "python"), str(PEERS_EXTRACT), "--tool", "markitdown", "--jobs",
+               str(args.jobs), "--timeout", "60", "--list", str(listing), "--out", str(work / "md-out")]  # fmt: skip
+    label = f"markitdown Pool({args.jobs})" + (f", first {documents}" if documents else "")
+    return Tool(label, command, setup=[str(work / "md-out")], rounds=1, documents=documents)
+
+
 def docbatch_tool(label: str, source: Path, work: Path, jobs: int, *extra: str) -> Tool:
     out, state = work / f"{label}-out", work / f"{label}-state"
     command = [*DOCBATCH, "run", str(source), "-j", str(jobs), "-q", "-o", str(out), "--state", str(state), *extra]
@@ -237,27 +245,9 @@ def case_pdf(args: argparse.Namespace, work: Path) -> None:
     ]
     (work / "pt-out").mkdir(exist_ok=True)
     if args.markitdown:
-        tools.append(
-            Tool(
-                f"markitdown Pool({args.jobs})",
-                [
-                    peer,
-                    str(PEERS_EXTRACT),
-                    "--tool",
-                    "markitdown",
-                    "--jobs",
-                    str(args.jobs),
-                    "--timeout",
-                    "60",
-                    "--list",
-                    str(listing),
-                    "--out",
-                    str(work / "md-out"),
-                ],
-                setup=[str(work / "md-out")],
-                rounds=1,
-            )  # fmt: skip
-        )
+        # About 40x slower than the limit: one round on the first 100, as in the issue's reference.
+        subset = file_list(paths[:100], work / "pdf100.list")
+        tools.append(markitdown_tool(args, subset, work, documents=min(100, len(paths))))
     run_case("pdf", tools, len(paths), args.rounds, args.results)
 
 
@@ -279,27 +269,7 @@ def case_mixed(args: argparse.Namespace, work: Path) -> None:
     if args.markitdown:
         ensure_peers(True)
         listing = file_list(paths, work / "mixed.list")
-        tools.append(
-            Tool(
-                f"markitdown Pool({args.jobs})",
-                [
-                    str(PEERS_VENV / "bin" / "python"),
-                    str(PEERS_EXTRACT),
-                    "--tool",
-                    "markitdown",
-                    "--jobs",
-                    str(args.jobs),
-                    "--timeout",
-                    "60",
-                    "--list",
-                    str(listing),
-                    "--out",
-                    str(work / "md-out"),
-                ],
-                setup=[str(work / "md-out")],
-                rounds=1,
-            )  # fmt: skip
-        )
+        tools.append(markitdown_tool(args, listing, work))
     run_case("mixed", tools, len(paths), args.rounds, args.results)
 
 

@@ -8,13 +8,11 @@ import itertools
 import time
 
 from docbatch.checkpoint.base import LedgerEvent
-from docbatch.config import OutputFormat
 from docbatch.engine.context import HOST, QueuedJob, RunContext, printable, queue_key
 from docbatch.engine.retry import compute_backoff, is_retryable
-from docbatch.errors import DocumentError, ExecutorLost
-from docbatch.models import Document, ErrorKind, JobRecord, JobResult, JobSpec, JobState
-from docbatch.outputs.paths import output_path
-from docbatch.outputs.writers import append_line, render, write_atomic
+from docbatch.errors import ExecutorLost
+from docbatch.models import ErrorKind, JobRecord, JobResult, JobSpec, JobState
+from docbatch.outputs.writers import write_result
 from docbatch.serialization import dumps_compact
 
 # Retries sort after first tries of the same priority that were discovered before them.
@@ -104,32 +102,10 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
     moment = submitted + queued
     for (job, attempt, _), result, span in zip(tries, results, spans, strict=True):
         if result.state is JobState.SUCCEEDED and result.output_path is None and result.extraction is not None:
-            await _write_here(run, job.document, result)  # an executor that sends extractions back
+            # An executor that sends extractions back (Dask): the outputs are written here.
+            await asyncio.to_thread(write_result, job.document, result, config.output.root, config.output.format)
         _settle(run, job, attempt, result, moment, moment + span)
         moment += span
-
-
-async def _write_here(run: RunContext, document: Document, result: JobResult) -> None:
-    """Write an output in the coordinator (the Dask executor returns extractions: outputs stay here).
-    A failure to write fails the job; the time counts as the job's transform and write stages."""
-    fmt = run.config.output.format
-    mark = time.perf_counter()
-    try:
-        target = output_path(run.config.output.root, document.source_id, fmt)
-        data = render(document, result, fmt)
-        result.times.transform_s = time.perf_counter() - mark
-        mark = time.perf_counter()
-        await asyncio.to_thread(append_line if fmt is OutputFormat.JSONL else write_atomic, target, data)
-        result.output_path = str(target)
-    except DocumentError as error:
-        result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
-    except OSError as error:
-        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
-        result.message = f"cannot write output: {error.strerror or error}"
-    finally:
-        result.times.write_s = time.perf_counter() - mark
-    result.pages = len(result.extraction.pages) if result.extraction else 0
-    result.extraction = None
 
 
 def _job_spans(results: list[JobResult], batch_s: float) -> list[float]:

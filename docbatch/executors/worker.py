@@ -20,8 +20,7 @@ from typing import Any
 from docbatch.config import OutputFormat
 from docbatch.errors import DocumentError, UnsupportedDocument
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState, StageTimes
-from docbatch.outputs.paths import output_path
-from docbatch.outputs.writers import append_line, render, write_atomic
+from docbatch.outputs.writers import write_result
 from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.command import CommandProcessor
 from docbatch.processors.registry import default_registry, load_custom_processor
@@ -95,37 +94,12 @@ def run_batch(batch: JobBatch) -> list[JobResult]:
         if batch.output_root is not None and result.state is JobState.SUCCEEDED:
             if batch.announce_stages:
                 _announce(spec, "write")
-            _write(spec, result, Path(batch.output_root), OutputFormat(batch.output_format))
+            # Written here, so that the text never crosses back to the coordinator.
+            write_result(spec, result, Path(batch.output_root), OutputFormat(batch.output_format))
         result.started_at, result.finished_at = started_at, time.time()
         result.peak_rss_bytes = _peak_rss_bytes()
         results.append(result)
     return results
-
-
-def _write(spec: JobSpec, result: JobResult, root: Path, fmt: OutputFormat) -> None:
-    """Render and write the output here, so that the text never crosses back to the coordinator; a
-    failure to write fails the job (never lost silently)."""
-    mark = time.perf_counter()
-    try:
-        target = output_path(root, spec.source_id, fmt)
-        data = render(spec, result, fmt)
-        result.times.transform_s = time.perf_counter() - mark
-        mark = time.perf_counter()
-        if fmt is OutputFormat.JSONL:
-            append_line(target, data)
-        else:
-            write_atomic(target, data)
-        result.output_path = str(target)
-    except DocumentError as error:
-        result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
-    except OSError as error:
-        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
-        result.message = f"cannot write output: {error.strerror or error}"
-    finally:
-        result.times.write_s = time.perf_counter() - mark
-    if result.extraction is not None:
-        result.pages = len(result.extraction.pages)
-        result.extraction = None
 
 
 def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from docbatch.config import OutputFormat
-from docbatch.models import JobResult
+from docbatch.errors import DocumentError
+from docbatch.models import ErrorKind, JobResult, JobState
+from docbatch.outputs.paths import output_path
 from docbatch.serialization import dumps_compact, dumps_pretty
 
 DOCUMENT_SCHEMA = "docbatch.document/1"
@@ -51,6 +54,32 @@ def document_payload(document: SourceRef, result: JobResult) -> dict[str, Any]:
         "warnings": extraction.warnings,
         "stats": {"pages": len(extraction.pages), "characters": len(text), "words": len(text.split())},
     }
+
+
+def write_result(source: SourceRef, result: JobResult, root: Path, fmt: OutputFormat) -> None:
+    """Render a succeeded job's output and write it under ``root``; timed as the transform and write
+    stages. A failure to write fails the job (never lost silently); the extraction is dropped after."""
+    mark = time.perf_counter()
+    try:
+        target = output_path(root, source.source_id, fmt)
+        data = render(source, result, fmt)
+        result.times.transform_s = time.perf_counter() - mark
+        mark = time.perf_counter()
+        if fmt is OutputFormat.JSONL:
+            append_line(target, data)
+        else:
+            write_atomic(target, data)
+        result.output_path = str(target)
+    except DocumentError as error:
+        result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
+    except OSError as error:
+        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
+        result.message = f"cannot write output: {error.strerror or error}"
+    finally:
+        result.times.write_s = time.perf_counter() - mark
+    if result.extraction is not None:
+        result.pages = len(result.extraction.pages)
+        result.extraction = None
 
 
 def _printable(path: str) -> str:
