@@ -76,3 +76,29 @@ def run_cli(
         env=environment,
         stdin=subprocess.DEVNULL,
     )
+
+
+def wait_started(cwd: Path, count: int, stage: str = "extract", timeout_s: float = 60.0) -> None:
+    """Wait until the live run under ``cwd`` reports ``count`` jobs that a worker has started and that
+    are in ``stage`` (the coordinator publishes them in the ledger once a second). The ledger's
+    `running` rows are not enough: a document handed to a busy worker is `running` there before a
+    worker starts it."""
+    import json
+    import sqlite3
+    import time
+
+    ledger = cwd / ".docbatch" / "ledger.sqlite"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if ledger.exists():
+            try:
+                with sqlite3.connect(ledger) as db:
+                    row = db.execute("SELECT counts FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+            except sqlite3.OperationalError:
+                row = None
+            if row and row[0]:
+                active = json.loads(row[0]).get("active_jobs", [])
+                if sum(1 for job in active if job["stage"] == stage) >= count:
+                    return
+        time.sleep(0.1)
+    raise AssertionError(f"{count} jobs in stage {stage!r} never showed up in the live run")

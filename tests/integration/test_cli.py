@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import REPO, run_cli, survivors
+from tests.conftest import REPO, run_cli, survivors, wait_started
 
 
 def test_run_on_sample_docs_reports_the_broken_file_and_exits_1(sample_docs: Path, tmp_path: Path) -> None:
@@ -122,20 +122,7 @@ def test_ctrl_c_writes_an_interrupted_report_and_exits_4(tmp_path: Path) -> None
          "--processor", "tests.helpers.processors:misbehave"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    ledger = tmp_path / ".docbatch" / "ledger.sqlite"
-    deadline = time.monotonic() + 60
-    import sqlite3
-
-    running = 0
-    while time.monotonic() < deadline and running < 2:
-        time.sleep(0.1)
-        if ledger.exists():
-            try:
-                with sqlite3.connect(ledger) as db:
-                    running = db.execute("SELECT count(*) FROM documents WHERE state = 'running'").fetchone()[0]
-            except sqlite3.OperationalError:
-                running = 0
-    assert running >= 2, "the hanging jobs never started"
+    wait_started(tmp_path, 2)  # both hang inside their workers; later.txt waits behind them
     coordinator.send_signal(signal.SIGINT)
     assert coordinator.wait(timeout=30) == 4
     report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())

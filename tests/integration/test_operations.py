@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli, write_texts
+from tests.conftest import REPO, run_cli, wait_started, write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"
 
@@ -173,7 +173,7 @@ def test_max_runtime_stops_admitting_and_cancels_after_the_grace(tmp_path: Path)
 def test_a_second_sigint_cancels_at_once_and_exits_130(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt")
     run = _start(tmp_path, str(docs), "-j", "2", "--grace", "10m", "--processor", MISBEHAVE)
-    _wait_running(tmp_path, 2)
+    wait_started(tmp_path, 2)
     run.send_signal(signal.SIGINT)
     time.sleep(0.5)  # the first signal must be handled before the second one means "now"
     run.send_signal(signal.SIGINT)
