@@ -24,6 +24,7 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
     """Run one try of each document (in one worker, one after the other); a retryable failure goes back
     to the queue after a backoff."""
     config = run.config
+    await run.recorder.room()  # the ledger far behind: wait rather than pile up events in memory
     tries: list[tuple[QueuedJob, int, JobSpec]] = []
     for job in jobs:
         document = job.document
