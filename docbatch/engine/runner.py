@@ -145,6 +145,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
             timer.cancel()
         if run.governor is not None:
             await run.governor.stop()
+        _note_executor(run)  # as it was at the end, kept in the run's final counters
         # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
         await asyncio.shield(executor.close(cancel=run.stopper.reason is not None))
         _cancel_active(run)
@@ -187,12 +188,17 @@ async def _heartbeat(run: RunContext, ledger: SqliteLedger) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
         run.progress.throttled = run.governor.throttled if run.governor is not None else False
-        describe = getattr(run.executor, "describe", None)
-        if describe is not None and run.executor_started:
-            run.progress.executor_info = describe()
+        _note_executor(run)
         run.progress.sample(await asyncio.to_thread(_workers_rss))
         snapshot = dumps_compact(run.progress.snapshot()).decode()
         await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
+
+
+def _note_executor(run: RunContext) -> None:
+    """What a cluster executor says of itself (workers, dashboard), for `docbatch status`."""
+    describe = getattr(run.executor, "describe", None)
+    if describe is not None and run.executor_started:
+        run.progress.executor_info = describe()
 
 
 def _workers_rss() -> int:

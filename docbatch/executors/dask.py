@@ -100,7 +100,9 @@ class DaskExecutor:
         return {
             "executor": self.name,
             "scheduler": info.get("address"),
-            "workers": len(info.get("workers", {})),
+            # Recent distributed lists only a few workers in this cached view, but always counts them.
+            "workers": info.get("n_workers", len(info.get("workers", {}))),
+            "threads": info.get("total_threads"),
             "dashboard": self._client.dashboard_link,
         }
 

@@ -157,6 +157,11 @@ def test_a_hung_document_on_a_dask_worker_is_killed_at_its_timeout(cluster: Clus
     report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
     assert [(f["source_id"], f["error_kind"]) for f in report["failures"]] == [("hang.txt", "timeout")]
     assert report["counts"]["succeeded"] == 6
+    # status names the executor, its workers and the dashboard.
+    info = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)
+    assert info["executor"].startswith("dask tcp://127.0.0.1:")
+    assert info["executor_info"]["workers"] == 2 and info["executor_info"]["dashboard"].startswith("http://")
+    assert "2 workers, dashboard http://" in run_cli("status", cwd=tmp_path).stdout
     # Both workers still serve: the cluster runs another batch.
     again = run_cli(
         "run", str(write_texts(tmp_path / "more", "a.txt", "b.txt", "c.txt")), "-o", "more-out", "--state",
