@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
 from docbatch.checkpoint.lock import StateLock
 from docbatch.checkpoint.reader import LedgerReader
@@ -27,6 +25,7 @@ from docbatch.config import RunConfig
 from docbatch.discovery import discover
 from docbatch.engine.batching import TARGET_BATCH_S, BatchSizer
 from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
+from docbatch.engine.heartbeat import note_executor, publish_heartbeats
 from docbatch.engine.jobs import process_batch
 from docbatch.engine.planner import Planner, Verdict
 from docbatch.engine.progress import RunProgress
@@ -43,7 +42,6 @@ from docbatch.report.build import build_report
 from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact, dumps_pretty
 
-HEARTBEAT_INTERVAL_S = 1.0
 # Batches in flight per worker: one running and one waiting, so a worker never idles while the
 # coordinator takes in a result and hands out the next batch (20,000 tiny files: 3.3 s instead of
 # 4.4-5.3 s). When the run stops, the waiting ones come back pending (workers check before each job).
@@ -130,7 +128,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
     run.recorder.start()
     run.stopper.install_signal_handlers()
     cancel_deadline = schedule_deadline(run.stopper, config.max_runtime_s)
-    heartbeat = asyncio.create_task(_heartbeat(run, ledger), name="heartbeat")
+    heartbeat = asyncio.create_task(publish_heartbeats(run, ledger), name="heartbeat")
     status = "finished"
     try:
         await _process_all(run)
@@ -145,7 +143,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
             timer.cancel()
         if run.governor is not None:
             await run.governor.stop()
-        _note_executor(run)  # as it was at the end, kept in the run's final counters
+        note_executor(run)  # as it was at the end, kept in the run's final counters
         # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
         await asyncio.shield(executor.close(cancel=run.stopper.reason is not None))
         _cancel_active(run)
@@ -181,33 +179,6 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         error = run.discovery_error[0]
         raise error if isinstance(error, DocbatchError) else DocbatchError(f"discovery failed: {error}")
     return RunOutcome(report=report, report_path=report_path, exit_code=ExitCode(report.exit_code))
-
-
-async def _heartbeat(run: RunContext, ledger: SqliteLedger) -> None:
-    """Publish the live counters for `docbatch status` about once a second."""
-    while True:
-        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
-        run.progress.throttled = run.governor.throttled if run.governor is not None else False
-        _note_executor(run)
-        run.progress.sample(await asyncio.to_thread(_workers_rss))
-        snapshot = dumps_compact(run.progress.snapshot()).decode()
-        await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
-
-
-def _note_executor(run: RunContext) -> None:
-    """What a cluster executor says of itself (workers, dashboard), for `docbatch status`."""
-    describe = getattr(run.executor, "describe", None)
-    if describe is not None and run.executor_started:
-        run.progress.executor_info = describe()
-
-
-def _workers_rss() -> int:
-    """RSS of every process below the coordinator (its workers and what they started)."""
-    total = 0
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            total += child.memory_info().rss
-    return total
 
 
 def _slot_count(run: RunContext) -> int:

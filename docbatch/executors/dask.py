@@ -120,6 +120,8 @@ class DaskExecutor:
         if self.stage_listener is not None:
             for spec in specs:
                 self.stage_listener(spec.source_id, "running")
+        if self._client.status != "running":
+            raise ExecutorLost(f"lost the Dask scheduler (client {self._client.status})")
         future = self._client.submit(
             run_on_dask_worker, batch, timeout_s, self.memory_per_job_bytes, pure=False, retries=0
         )
@@ -134,7 +136,9 @@ class DaskExecutor:
             message = f"its Dask worker died ({error})"
             return [_failure(spec, ErrorKind.CRASH, message) for spec in specs]
         except Exception as error:
-            if self._client.status not in ("running", "connecting"):
+            if self._client.status != "running":
+                # Reconnecting or closed: the scheduler went away. Even if it comes back, its tasks
+                # are gone; the run stops as interrupted and resumes from the ledger.
                 raise ExecutorLost(f"lost the Dask scheduler: {type(error).__name__}: {error}") from error
             message = f"the Dask task failed: {type(error).__name__}: {error}"
             return [_failure(spec, ErrorKind.CRASH, message) for spec in specs]

@@ -1,0 +1,43 @@
+"""The run's pulse, once a second: what `docbatch status` reads (counters, stages, active jobs, memory,
+the executor's workers) is published in the ledger's runs row, and the timeline gets a point."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import psutil
+
+from docbatch.checkpoint.sqlite import SqliteLedger
+from docbatch.engine.context import RunContext
+from docbatch.serialization import dumps_compact
+
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+async def publish_heartbeats(run: RunContext, ledger: SqliteLedger) -> None:
+    """Publish the live counters for `docbatch status` about once a second."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        run.progress.throttled = run.governor.throttled if run.governor is not None else False
+        note_executor(run)
+        run.progress.sample(await asyncio.to_thread(_workers_rss))
+        snapshot = dumps_compact(run.progress.snapshot()).decode()
+        await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
+
+
+def note_executor(run: RunContext) -> None:
+    """What a cluster executor says of itself (workers, dashboard), for `docbatch status`."""
+    describe = getattr(run.executor, "describe", None)
+    if describe is not None and run.executor_started:
+        run.progress.executor_info = describe()
+
+
+def _workers_rss() -> int:
+    """RSS of every process below the coordinator (its workers and what they started)."""
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total
