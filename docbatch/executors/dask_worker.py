@@ -11,57 +11,88 @@ worker even when it is SIGKILLed. Dask workers must allow child processes: start
 
 from __future__ import annotations
 
+import itertools
+import os
 import resource
+import signal
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
 from docbatch.executors.worker import init_worker, run_batch
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
-
-_pools: dict[tuple[int, int | None], ProcessPool] = {}
-_pools_lock = threading.Lock()
+from docbatch.processes import signal_group
 
 
-def _init_child(memory_per_job: int | None) -> None:
-    init_worker(None)
+@dataclass
+class _Children:
+    """A pool of job processes in this Dask worker, and which process started which job (each job
+    announces its pid, as locally), so that a timeout can kill the job's whole process group."""
+
+    pool: ProcessPool
+    channel: Any
+    pids: dict[str, int] = field(default_factory=dict)
+
+    def listen(self) -> None:
+        while True:
+            token, pid, _stage = self.channel.get()
+            self.pids[token] = pid
+
+
+_children: dict[tuple[int, int | None], _Children] = {}
+_lock = threading.Lock()
+_serial = itertools.count()
+
+
+def _init_child(channel: Any, memory_per_job: int | None) -> None:
+    init_worker(channel)
     if memory_per_job:
         resource.setrlimit(resource.RLIMIT_AS, (memory_per_job, memory_per_job))
 
 
-def _pool(memory_per_job: int | None) -> ProcessPool:
+def _pool(memory_per_job: int | None) -> _Children:
     """One pool per Dask worker process (and memory cap), as many children as the worker has threads."""
     import multiprocessing
 
     from distributed import get_worker
 
     size = max(1, get_worker().state.nthreads)
-    with _pools_lock:
+    with _lock:
         key = (size, memory_per_job)
-        pool = _pools.get(key)
-        if pool is None or not pool.active:
+        found = _children.get(key)
+        if found is None or not found.pool.active:
+            context = multiprocessing.get_context("spawn")
+            channel = context.SimpleQueue()
             pool = ProcessPool(
-                max_workers=size,
-                initializer=_init_child,
-                initargs=(memory_per_job,),
-                context=multiprocessing.get_context("spawn"),
+                max_workers=size, initializer=_init_child, initargs=(channel, memory_per_job), context=context
             )
-            _pools[key] = pool
-        return pool
+            found = _children[key] = _Children(pool, channel)
+            threading.Thread(target=found.listen, name="docbatch-job-starts", daemon=True).start()
+        return found
 
 
 def run_on_dask_worker(batch: JobBatch, timeout_s: float, memory_per_job: int | None) -> list[JobResult]:
     """Run each job of ``batch`` in a child process under its own deadline; one result per job."""
-    pool = _pool(memory_per_job)
+    children = _pool(memory_per_job)
     results = []
     for spec in batch.specs:
-        single = JobBatch(specs=[spec], output_root=batch.output_root, output_format=batch.output_format)
-        future: Any = pool.schedule(run_batch, args=(single,), timeout=timeout_s)
+        token = f"{os.getpid()}-{next(_serial)}"
+        single = JobBatch(
+            specs=[spec.model_copy(update={"token": token})],
+            output_root=batch.output_root,
+            output_format=batch.output_format,
+        )
+        future: Any = children.pool.schedule(run_batch, args=(single,), timeout=timeout_s)
         try:
             (result,) = future.result()
         except FutureTimeout:
+            # pebble stops the child itself; whatever the processor started dies with its group.
+            pid = children.pids.get(token)
+            if pid is not None:
+                signal_group(pid, signal.SIGKILL)
             result = _failure(spec, ErrorKind.TIMEOUT, f"no result within {timeout_s:g}s; its process was killed")
         except ProcessExpired as error:
             result = _failure(spec, ErrorKind.CRASH, _crash_message(error.exitcode))
@@ -71,6 +102,7 @@ def run_on_dask_worker(batch: JobBatch, timeout_s: float, memory_per_job: int | 
             # The address-space cap is --memory-per-job: trying again would hit it again.
             result.state = JobState.DEAD
             result.message = f"over --memory-per-job {memory_per_job // 2**20} MiB ({result.message})"
+        children.pids.pop(token, None)
         results.append(result)
     return results
 

@@ -62,6 +62,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         # docbatch keeps the attempt count itself; worker processes must be allowed to start children.
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
         "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+        # Where the `spawn*` test processor (running on the workers) writes the pid of its child.
+        "DOCBATCH_TEST_CHILD_PID": str(tmp_path / "child.pid"),
     }
     bin_dir = Path(sys.executable).parent
     scheduler = subprocess.Popen(
@@ -148,15 +150,19 @@ def test_a_batch_on_dask_gives_the_local_outputs_and_survives_a_killed_worker(
 
 
 def test_a_hung_document_on_a_dask_worker_is_killed_at_its_timeout(cluster: Cluster, tmp_path: Path) -> None:
-    docs = write_texts(tmp_path / "docs", "hang.txt", *(f"ok{index}.txt" for index in range(6)))
+    docs = write_texts(tmp_path / "docs", "hang.txt", "spawn.txt", *(f"ok{index}.txt" for index in range(6)))
     result = run_cli(
         "run", str(docs), "--executor", cluster.address.replace("tcp://", "dask://"), "--timeout", "2s",
         "--retries", "0", "--processor", MISBEHAVE, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     report = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())
-    assert [(f["source_id"], f["error_kind"]) for f in report["failures"]] == [("hang.txt", "timeout")]
+    kinds = sorted((f["source_id"], f["error_kind"]) for f in report["failures"])
+    assert kinds == [("hang.txt", "timeout"), ("spawn.txt", "timeout")]
     assert report["counts"]["succeeded"] == 6
+    # What the hung processor started died with it (its process group), on the Dask worker too.
+    child = psutil.Process(int((tmp_path / "child.pid").read_text()))
+    assert not survivors([child], timeout_s=2.0)
     # status names the executor, its workers and the dashboard.
     info = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)
     assert info["executor"].startswith("dask tcp://127.0.0.1:")
