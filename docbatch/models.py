@@ -88,6 +88,10 @@ class Page(BaseModel):
     number: int
     text: str
     label: str | None = None
+    markdown: str | None = Field(
+        default=None,
+        description="The page as Markdown when the format has structure (tables, headings); not part of JSON outputs.",
+    )
 
 
 class Extraction(BaseModel):
@@ -99,6 +103,11 @@ class Extraction(BaseModel):
     pages: list[Page] = Field(default_factory=list)
     text: str = ""
     warnings: list[str] = Field(default_factory=list)
+    markdown: str | None = Field(
+        default=None,
+        description="The whole document as Markdown when the processor knows its structure and it has no pages; "
+        "the `--format md` writer prefers it (or the pages' markdown) to the plain text.",
+    )
 
     @classmethod
     def from_pages(

@@ -10,24 +10,12 @@ from pydantic import JsonValue
 from docbatch.errors import CorruptDocument
 from docbatch.models import Extraction
 from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.xmlsafe import parse_xml
 from docbatch.processors.ziputil import read_part
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _META = "{urn:oasis:names:tc:opendocument:xmlns:meta:1.0}"
-
-
-def parse_xml(data: bytes, part: str) -> Any:
-    """Parse XML with entity expansion and external references refused (billion laughs, XXE)."""
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
-
-    try:
-        return fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as error:
-        raise CorruptDocument(f"{part}: refused unsafe XML ({type(error).__name__})") from error
-    except ParseError as error:
-        raise CorruptDocument(f"{part}: invalid XML: {error}") from error
 
 
 def _paragraph_text(element: Any) -> str:

@@ -19,11 +19,12 @@ HEAD_BYTES = 4096
 
 EXTENSION_KINDS: dict[str, str] = {
     "pdf": "pdf",
-    "docx": "docx", "docm": "docx", "dotx": "docx",
-    "pptx": "pptx", "pptm": "pptx", "ppsx": "pptx",
+    "docx": "docx", "docm": "docx", "dotx": "docx", "dotm": "docx",
+    "pptx": "pptx", "pptm": "pptx", "ppsx": "pptx", "ppsm": "pptx", "potx": "pptx", "potm": "pptx",
     "xlsx": "spreadsheet", "xlsm": "spreadsheet", "xls": "spreadsheet", "xlsb": "spreadsheet",
-    "ods": "spreadsheet",
-    "odt": "odt",
+    "xltx": "spreadsheet", "xltm": "spreadsheet", "ods": "spreadsheet", "ots": "spreadsheet",
+    "odt": "odt", "ott": "odt",
+    "odp": "odp", "otp": "odp",
     "epub": "epub",
     "rtf": "rtf",
     "html": "html", "htm": "html", "xhtml": "html",
@@ -45,7 +46,11 @@ _ZIP_MARKERS = (
 )
 _ODF_MIMETYPES = {
     b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/vnd.oasis.opendocument.text-template": "odt",
     b"application/vnd.oasis.opendocument.spreadsheet": "spreadsheet",
+    b"application/vnd.oasis.opendocument.spreadsheet-template": "spreadsheet",
+    b"application/vnd.oasis.opendocument.presentation": "odp",
+    b"application/vnd.oasis.opendocument.presentation-template": "odp",
     b"application/epub+zip": "epub",
 }
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -124,12 +129,32 @@ def _zip_kind(path: Path, extension: str) -> str:
     for marker, kind in _ZIP_MARKERS:
         if marker in names:
             return kind
+    main_kind = _ooxml_main_kind(path)
+    if main_kind is not None:
+        return main_kind
     claimed = EXTENSION_KINDS.get(extension)
-    if claimed in {"docx", "pptx", "spreadsheet", "odt", "epub"}:
+    if claimed in {"docx", "pptx", "spreadsheet", "odt", "odp", "epub"}:
         # The main part may live at a non-default path (found through the package relationships):
         # let the format's own library decide.
         return claimed
     raise UnsupportedDocument("ZIP archive with no known document inside")
+
+
+_MAIN_PART_KINDS = {"document.xml": "docx", "workbook.xml": "spreadsheet", "workbook.bin": "spreadsheet",
+                    "presentation.xml": "pptx"}  # fmt: skip
+
+
+def _ooxml_main_kind(path: Path) -> str | None:
+    """The type of an OOXML package whose main part is not at its usual path, from the package's
+    officeDocument relationship (ECMA-376 Part 2); None when there is no such package."""
+    from docbatch.processors.opc import OpcPackage
+
+    try:
+        with OpcPackage(path) as package:
+            main = package.main_part
+    except CorruptDocument:
+        return None
+    return _MAIN_PART_KINDS.get(main.rsplit("/", 1)[-1].lower())
 
 
 def _looks_like_html(head: bytes) -> bool:

@@ -12,8 +12,8 @@ from pydantic import JsonValue
 from docbatch.errors import CorruptDocument
 from docbatch.models import Extraction, Page
 from docbatch.processors.base import Processor, SourceFile
-from docbatch.processors.opendoc import parse_xml
 from docbatch.processors.textdecode import bom_encoding, decode_text
+from docbatch.processors.xmlsafe import parse_xml
 from docbatch.processors.ziputil import read_part
 
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "iframe", "object"})
