@@ -21,15 +21,25 @@ class ErrorKind(enum.StrEnum):
     CRASH = "crash"
     IO = "io"
     INTERNAL = "internal"
+    # A --processor function or a plugin raised: a fault or limit of that code, not proven to be
+    # the document's (`corrupt` would say so). Permanent: the same code fails the same way again.
+    PROCESSOR = "processor"
 
     @property
     def is_permanent(self) -> bool:
-        """True when trying again cannot help: the document itself is the problem."""
+        """True when trying again cannot help: the document itself, or the code reading it, is the problem."""
         return self in _PERMANENT_KINDS
 
 
 _PERMANENT_KINDS = frozenset(
-    {ErrorKind.CORRUPT, ErrorKind.ENCRYPTED, ErrorKind.UNSUPPORTED, ErrorKind.EMPTY, ErrorKind.TOO_LARGE}
+    {
+        ErrorKind.CORRUPT,
+        ErrorKind.ENCRYPTED,
+        ErrorKind.UNSUPPORTED,
+        ErrorKind.EMPTY,
+        ErrorKind.TOO_LARGE,
+        ErrorKind.PROCESSOR,
+    }
 )
 
 

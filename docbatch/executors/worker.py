@@ -19,9 +19,11 @@ from typing import Any
 
 from docbatch.config import OutputFormat
 from docbatch.errors import DocumentError, UnsupportedDocument
+from docbatch.executors.failures import describe_exception, without_paths
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState, StageTimes
 from docbatch.outputs.writers import write_result
 from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.cleanup import clean_extraction
 from docbatch.processors.command import CommandProcessor
 from docbatch.processors.registry import default_registry, load_custom_processor
 from docbatch.processors.sniff import HEAD_BYTES, detect
@@ -107,6 +109,8 @@ def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:
     result = JobResult(source_id=spec.source_id, state=JobState.RUNNING, pid=os.getpid())
     times = StageTimes()
     started = time.perf_counter()
+    kind: str | None = None
+    processor_library = ""
     try:
         path = Path(spec.path)
         head, data, result.sha256 = _read(path, spec.size)
@@ -132,6 +136,7 @@ def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:
                 raise UnsupportedDocument(f"no processor for type {kind}")
             processor = found
         result.kind, result.processor, result.processor_version = kind, processor.name, processor.version()
+        processor_library = processor.library
         times.detect_s = time.perf_counter() - mark
         if announce_stages:
             _announce(spec, "extract")
@@ -140,6 +145,7 @@ def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:
         extraction = processor.extract(source, kind)
         if warning:
             extraction.warnings.insert(0, warning)
+        clean_extraction(extraction)
         times.extract_s = time.perf_counter() - mark
         result.extraction = extraction
         result.pages = len(extraction.pages)
@@ -152,16 +158,25 @@ def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:
         result.state, result.error_kind, result.message = JobState.FAILED, ErrorKind.MEMORY, "out of memory"
     except OSError as error:
         result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
-        result.message = f"{type(error).__name__}: {error.strerror or error}"
+        result.message = f"cannot read the file: {(error.strerror or str(error)).lower()}"
     except RecursionError:
         result.state, result.error_kind, result.message = (
             JobState.DEAD,
             ErrorKind.CORRUPT,
             "structure nested too deeply",
         )
-    except Exception as error:  # a parser library rejecting the bytes: the document is the problem
-        result.state, result.error_kind = JobState.DEAD, ErrorKind.CORRUPT
-        result.message = f"{type(error).__name__}: {error}".strip()[:2000]
+    except Exception as error:
+        result.state = JobState.DEAD
+        if spec.processor_override or kind in default_registry().plugin_kinds:
+            # Code the user brought failed: say so, and do not blame the document.
+            result.error_kind = ErrorKind.PROCESSOR
+            result.message = f"processor {result.processor} raised {type(error).__name__}: {error}".strip()
+        else:  # a parser library rejecting the bytes: the document is the problem
+            result.error_kind = ErrorKind.CORRUPT
+            reader = f"{result.processor} ({processor_library})" if processor_library else "its processor"
+            result.message = f"{reader} cannot read it: {describe_exception(error)}"
+    if result.message:
+        result.message = without_paths(result.message, spec.path, spec.source_id)[:2000]
     result.times = times
     result.peak_rss_bytes = _peak_rss_bytes()
     return result

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 from docbatch.config import OutputFormat
 from docbatch.errors import DocumentError
-from docbatch.models import ErrorKind, JobResult, JobState
+from docbatch.models import ErrorKind, Extraction, JobResult, JobState
 from docbatch.outputs.paths import output_path
+from docbatch.processors.markup import escape_markdown, paragraphs_markdown
 from docbatch.serialization import dumps_compact, dumps_pretty
 
 DOCUMENT_SCHEMA = "docbatch.document/1"
@@ -49,7 +50,7 @@ def document_payload(document: SourceRef, result: JobResult) -> dict[str, Any]:
         "processor": {"name": result.processor, "version": result.processor_version},
         "title": extraction.title,
         "metadata": extraction.metadata,
-        "pages": [page.model_dump(exclude_none=True) for page in extraction.pages],
+        "pages": [page.model_dump(exclude_none=True, exclude={"markdown"}) for page in extraction.pages],
         "text": text,
         "warnings": extraction.warnings,
         "stats": {"pages": len(extraction.pages), "characters": len(text), "words": len(text.split())},
@@ -93,26 +94,43 @@ def render(document: SourceRef, result: JobResult, fmt: OutputFormat) -> bytes:
         return dumps_pretty(payload)
     if fmt is OutputFormat.JSONL:
         return dumps_compact(payload) + b"\n"
+    extraction = result.extraction
+    assert extraction is not None, "only succeeded jobs are written"
     if fmt is OutputFormat.TXT:
-        text: str = payload["text"]
-        return (text.rstrip("\n") + "\n").encode("utf-8")
-    return _markdown(payload).encode("utf-8")
+        return plain_text(extraction).encode("utf-8")
+    return _markdown(payload, extraction).encode("utf-8")
 
 
-def _markdown(payload: dict[str, Any]) -> str:
-    lines = [f"# {payload['title'] or payload['source']['id']}", ""]
+def plain_text(extraction: Extraction) -> str:
+    """The text output: pages separated by a form feed (U+000C, as `pdftotext` does), so tools that
+    count pages by form feeds count them right; a document without pages is its text. Ends with one
+    newline."""
+    pages = extraction.pages
+    text = "\n\f".join(page.text.strip("\n") for page in pages) if pages else extraction.text
+    return text.rstrip("\n") + "\n"
+
+
+def _markdown(payload: dict[str, Any], extraction: Extraction) -> str:
+    title = payload["title"] or payload["source"]["id"]
+    lines = [f"# {escape_markdown(' '.join(title.split()))}", ""]
     lines.append(f"- source: `{payload['source']['id']}` ({payload['source']['size']} bytes)")
     lines.append(f"- type: {payload['type']} ({payload['processor']['version']})")
     for warning in payload["warnings"]:
-        lines.append(f"- warning: {warning}")
+        lines.append(f"- warning: {escape_markdown(warning)}")
     lines.append("")
-    pages = payload["pages"]
-    if pages:
-        for page in pages:
-            label = f" — {page['label']}" if page.get("label") else ""
-            lines += [f"## Page {page['number']}{label}", "", page["text"].rstrip("\n"), ""]
+    if extraction.markdown is not None:
+        lines += [extraction.markdown.strip("\n"), ""]
+    elif extraction.pages:
+        for page in extraction.pages:
+            label = f" — {escape_markdown(page.label)}" if page.label else ""
+            body = page.markdown if page.markdown is not None else paragraphs_markdown(page.text)
+            lines += [f"## Page {page.number}{label}", ""]
+            if body.strip():
+                lines += [body.strip("\n"), ""]
     else:
-        lines += [payload["text"].rstrip("\n"), ""]
+        body = paragraphs_markdown(extraction.text)
+        if body:
+            lines += [body, ""]
     return "\n".join(lines)
 
 

@@ -190,7 +190,7 @@ def test_json_log_file_has_one_object_per_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     records = [json.loads(line) for line in (tmp_path / "run.log").read_text().splitlines()]
     failure = next(r for r in records if r["event"] == "failure")
-    assert (failure["source_id"], failure["error_kind"]) == ("raise.txt", "corrupt")
+    assert (failure["source_id"], failure["error_kind"]) == ("raise.txt", "processor")
     summary = records[-1]
     assert summary["event"] == "summary" and summary["exit_code"] == 1 and summary["succeeded"] == 1
 

@@ -91,7 +91,7 @@ async def test_a_hung_document_is_killed_at_its_timeout_and_the_others_succeed(
     [
         ("exit.txt", "crash", "exit code 3"),
         ("segfault.txt", "crash", "SIGSEGV"),
-        ("raise.txt", "corrupt", "ValueError: bad bytes at offset 7"),
+        ("raise.txt", "processor", "raised ValueError: bad bytes at offset 7"),
     ],
 )
 async def test_a_dying_or_failing_processor_fails_only_its_document(

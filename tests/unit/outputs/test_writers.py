@@ -44,7 +44,42 @@ def test_markdown_and_text_outputs(tmp_path: Path) -> None:
     document, result = _job(tmp_path)
     markdown = render(document, result, OutputFormat.MD).decode()
     assert markdown.startswith("# R\n") and "## Page 2\n\ntwo" in markdown
-    assert render(document, result, OutputFormat.TXT) == b"one\n\ntwo\n"
+    assert render(document, result, OutputFormat.TXT) == b"one\n\ftwo\n"
+
+
+def test_text_output_separates_pages_with_form_feeds_and_keeps_empty_pages(tmp_path: Path) -> None:
+    document, result = _job(tmp_path)
+    assert result.extraction is not None
+    result.extraction.pages.insert(1, Page(number=2, text=""))
+    text = render(document, result, OutputFormat.TXT).decode()
+    assert text.split("\f") == ["one\n", "\n", "two\n"]
+
+
+def test_markdown_output_renders_paragraphs_and_structure(tmp_path: Path) -> None:
+    document, _ = _job(tmp_path)
+    lines = Extraction(kind="text", title="# not a heading *really*", text="first line\nsecond line\n- dash")
+    result = JobResult(source_id="a/r.pdf", state=JobState.SUCCEEDED, kind="text", extraction=lines)
+    markdown = render(document, result, OutputFormat.MD).decode()
+    # Lines of plain text become paragraphs (a renderer would otherwise merge them into one line),
+    # and text that looks like Markdown syntax is escaped rather than rendered.
+    assert "first line\n\nsecond line\n\n\\- dash\n" in markdown
+    assert markdown.startswith("# \\# not a heading \\*really\\*\n")
+    table = "| a | b |\n| --- | --- |\n| 1 | 2 |"
+    structured = Extraction(kind="csv", text="a b 1 2", markdown=table)
+    result = JobResult(source_id="a/r.pdf", state=JobState.SUCCEEDED, kind="csv", extraction=structured)
+    assert table in render(document, result, OutputFormat.MD).decode()
+    paged = Extraction.from_pages("xlsx", [Page(number=1, text="x y", label="Sheet 1", markdown=table)])
+    result = JobResult(source_id="a/r.pdf", state=JobState.SUCCEEDED, kind="xlsx", extraction=paged)
+    assert f"## Page 1 — Sheet 1\n\n{table}\n" in render(document, result, OutputFormat.MD).decode()
+
+
+def test_markdown_stays_out_of_json_outputs(tmp_path: Path) -> None:
+    document, result = _job(tmp_path)
+    assert result.extraction is not None
+    result.extraction.pages[0].markdown = "| a |\n| --- |"
+    result.extraction.markdown = "whole"
+    payload = json.loads(render(document, result, OutputFormat.JSON))
+    assert "markdown" not in payload and all("markdown" not in page for page in payload["pages"])
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
