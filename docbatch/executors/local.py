@@ -35,6 +35,7 @@ from typing import Any
 from pebble import ProcessExpired, ProcessPool
 
 from docbatch.executors.worker import init_worker, run_batch
+from docbatch.executors.worker_stderr import last_words, new_capture_folder, remove_capture_folder
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 from docbatch.processes import pid_alive, signal_group
 
@@ -100,10 +101,12 @@ class LocalExecutor:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._watchdog_task: asyncio.Task[None] | None = None
         self._token_prefix = uuid.uuid4().hex[:8] + "-"
+        self._stderr_folder: str | None = None
         self._serial = itertools.count()
 
     async def start(self) -> None:
         self._context = multiprocessing.get_context("spawn")
+        self._stderr_folder = new_capture_folder()
         self._channel = self._context.SimpleQueue()
         self._stopping = self._context.Event()
         self._pool = self._new_pool()
@@ -116,7 +119,7 @@ class LocalExecutor:
             max_workers=self.workers,
             max_tasks=self.max_jobs_per_worker,
             initializer=init_worker,
-            initargs=(self._channel, self._stopping),
+            initargs=(self._channel, self._stopping, self._stderr_folder),
             context=self._context,
         )
 
@@ -274,7 +277,8 @@ class LocalExecutor:
             await self._replace_pool(pool)
             return _failure(spec, ErrorKind.CRASH, "the worker pool broke while the job waited; it was restarted")
         if isinstance(error, ProcessExpired):
-            return _failure(spec, ErrorKind.CRASH, crash_message(error.exitcode))
+            words = last_words(self._stderr_folder, job.pid)
+            return _failure(spec, ErrorKind.CRASH, crash_message(error.exitcode) + (f": {words}" if words else ""))
         if isinstance(error, TimeoutError):
             return _failure(spec, ErrorKind.TIMEOUT, "no result; the worker was killed by the pool's backstop")
         if isinstance(error, FutureCancelled):
@@ -311,6 +315,7 @@ class LocalExecutor:
             pool.close()
         await asyncio.to_thread(pool.join)
         self._channel.put(_STOP)
+        remove_capture_folder(self._stderr_folder)
 
 
 @dataclass(eq=False)

@@ -20,6 +20,7 @@ from typing import Any
 from docbatch.config import OutputFormat
 from docbatch.errors import DocumentError, UnsupportedDocument
 from docbatch.executors.failures import describe_exception, without_paths
+from docbatch.executors.worker_stderr import capture_stderr
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState, StageTimes
 from docbatch.outputs.writers import write_result
 from docbatch.processors.base import Processor, SourceFile
@@ -36,7 +37,7 @@ _started_channel: Any = None  # where jobs announce (token, pid, stage); set by 
 _stopping: Any = None  # a shared event the coordinator sets when the run stops admitting work
 
 
-def init_worker(started_channel: Any = None, stopping: Any = None) -> None:
+def init_worker(started_channel: Any = None, stopping: Any = None, stderr_folder: str | None = None) -> None:
     """Worker start-up: die with the coordinator, and leave Ctrl-C to the coordinator.
 
     The parent-death signal makes the kernel kill this worker when the coordinator dies, even by
@@ -52,6 +53,7 @@ def init_worker(started_channel: Any = None, stopping: Any = None) -> None:
     # Its own process group, so that a timeout or memory kill reaches whatever the processor started.
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    capture_stderr(stderr_folder)
     global _started_channel, _stopping
     _started_channel, _stopping = started_channel, stopping
 

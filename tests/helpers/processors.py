@@ -13,7 +13,7 @@ from docbatch.processors.base import SourceFile
 
 
 def misbehave(source: SourceFile) -> str:
-    """Misbehaves as the file name says (hang*, exit*, segfault*, raise*) unless the content starts with
+    """Misbehaves as the file name says (hang*, exit*, segfault*, abort*, raise*) unless the content starts with
     'fixed', which is how a test repairs a document in place."""
     if source.read_bytes().startswith(b"fixed"):
         return source.read_bytes().decode("utf-8")
@@ -25,6 +25,9 @@ def misbehave(source: SourceFile) -> str:
         os._exit(3)
     if name.startswith("segfault"):
         ctypes.string_at(0)
+    if name.startswith("abort"):  # a native library's last words on stderr, then an abort
+        os.write(2, b"memory allocation of 549742182400 bytes failed\nstack backtrace:\n   0: rust_oom\n")
+        os.abort()
     if name.startswith("raise"):
         raise ValueError("bad bytes at offset 7")
     if name.startswith("alloc"):  # allocates without end, touching every page so that RSS grows

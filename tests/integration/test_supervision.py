@@ -4,6 +4,7 @@ the other documents succeed; memory is bounded; a killed worker costs one retry.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from docbatch.config import RunConfig
 from docbatch.engine.runner import run_batch
 from docbatch.errors import ExitCode
 from docbatch.executors.local import LocalExecutor
-from tests.conftest import write_texts
+from tests.conftest import run_cli, write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"
 MiB = 2**20
@@ -108,3 +109,16 @@ async def test_short_documents_travel_in_batches_yet_each_keeps_its_own_deadline
     assert report.counts.succeeded == len(names)
     assert all((config.output.root / f"{name}.json").is_file() for name in names)
     assert report.counts.reconciles
+
+
+def test_a_native_crash_stays_off_the_terminal_and_its_last_words_explain_it(tmp_path: Path) -> None:
+    docs = write_texts(tmp_path / "docs", "abort.txt", "ok.txt")
+    result = run_cli(
+        "run", str(docs), "-q", "--retries", "0", "--processor", MISBEHAVE, cwd=tmp_path, env={"RUST_BACKTRACE": "1"}
+    )
+    assert result.returncode == ExitCode.DOCUMENTS_FAILED
+    # -q means quiet: the library's backtrace is not printed, only the run's own failure line.
+    assert "stack backtrace" not in result.stderr and "rust_oom" not in result.stderr
+    (failure,) = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())["failures"]
+    assert failure["error_kind"] == "crash"
+    assert failure["message"] == "worker process died with SIGABRT: memory allocation of 549742182400 bytes failed"
