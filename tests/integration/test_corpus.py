@@ -1,5 +1,5 @@
 """The whole developer corpus (../shared/corpus), when it is there: no hang, no crash, every document
-accounted for, and at least 90% of the well-formed documents extracted."""
+accounted for, at least 90% of the well-formed documents extracted, and the same bytes on every run."""
 
 from __future__ import annotations
 
@@ -33,3 +33,20 @@ def test_corpus_run_reconciles_and_succeeds_on_well_formed_documents(tmp_path: P
     skipped = {s["source_id"] for s in report["skipped"]}
     succeeded = [p for p in well_formed if p.relative_to(CORPUS).as_posix() not in failed | skipped]
     assert len(succeeded) / len(well_formed) >= 0.90
+    _second_run_gives_the_same_bytes(tmp_path)
+
+
+def _second_run_gives_the_same_bytes(tmp_path: Path) -> None:
+    # A separate output and state folder, so nothing is skipped as done: every document is read again.
+    again = run_cli(
+        "run", str(CORPUS), "-o", "again", "--state", "state2", "--timeout", "60s", cwd=tmp_path, timeout=600
+    )
+    assert again.returncode == 1, again.stderr
+
+    def outputs(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.json") if p.name != "report.json"}
+
+    first, second = outputs(tmp_path / "out"), outputs(tmp_path / "again")
+    assert first.keys() == second.keys() and len(first) > 800
+    differing = sorted(name for name in first if first[name] != second[name])
+    assert differing == []
