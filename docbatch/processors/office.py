@@ -1,4 +1,4 @@
-"""Word and PowerPoint documents through python-docx and python-pptx."""
+"""Word documents through python-docx."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import JsonValue
 
-from docbatch.models import Extraction, Page
+from docbatch.models import Extraction
 from docbatch.processors.base import Processor, SourceFile
 
 _CORE_FIELDS = (
@@ -109,53 +109,3 @@ def _header_footer_text(document: Any) -> list[str]:
             if text and text not in seen:
                 seen.append(text)
     return seen
-
-
-class PptxProcessor(Processor):
-    name = "pptx"
-    kinds: ClassVar[tuple[str, ...]] = ("pptx",)
-    library = "python-pptx"
-    description = "slide text, tables and speaker notes, one page per slide"
-
-    def extract(self, source: SourceFile, kind: str) -> Extraction:
-        import pptx
-
-        presentation = pptx.Presentation(str(source.path))
-        pages: list[Page] = []
-        notes_count = 0
-        for number, slide in enumerate(presentation.slides, start=1):
-            lines = [line for shape in slide.shapes for line in _shape_text(shape)]
-            if slide.has_notes_slide:
-                notes = slide.notes_slide.notes_text_frame
-                if notes is not None and notes.text.strip():
-                    lines.append(f"Notes: {notes.text.strip()}")
-                    notes_count += 1
-            title_shape = slide.shapes.title
-            label = title_shape.text_frame.text.strip() if title_shape is not None else None
-            pages.append(Page(number=number, text="\n".join(lines), label=label or None))
-        metadata = core_properties(presentation.core_properties)
-        metadata["slides"] = len(pages)
-        metadata["slides_with_notes"] = notes_count
-        title = metadata.get("title")
-        if not isinstance(title, str):
-            title = pages[0].label if pages else None
-        return Extraction.from_pages("pptx", pages, title=title, metadata=metadata)
-
-
-def _shape_text(shape: Any) -> Iterator[str]:
-    from pptx.enum.shapes import MSO_SHAPE_TYPE
-
-    # Groups nest arbitrarily deep; walk them with a stack instead of recursion.
-    stack = [shape]
-    while stack:
-        current = stack.pop()
-        if current.shape_type == MSO_SHAPE_TYPE.GROUP:
-            stack.extend(reversed(list(current.shapes)))
-            continue
-        if getattr(current, "has_text_frame", False) and current.has_text_frame:
-            text = current.text_frame.text.strip()
-            if text:
-                yield text
-        if getattr(current, "has_table", False) and current.has_table:
-            for row in current.table.rows:
-                yield " | ".join(" ".join(cell.text.split()) for cell in row.cells)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from docbatch.processors.base import Processor, library_version
 from docbatch.processors.mail import EmailProcessor
-from docbatch.processors.office import DocxProcessor, PptxProcessor
+from docbatch.processors.office import DocxProcessor
 from docbatch.processors.opendoc import OdtProcessor
 from docbatch.processors.pdf import PdfProcessor
+from docbatch.processors.slides import PptxProcessor
 from docbatch.processors.sniff import EXTENSION_KINDS
 from docbatch.processors.spreadsheet import SpreadsheetProcessor
 from docbatch.processors.structured import CsvProcessor, JsonProcessor
