@@ -55,7 +55,7 @@ class OdpProcessor(Processor):
 
 def _read_slide(reader: OdfTextReader, slide: Any, number: int) -> tuple[Page, bool]:
     """One slide as a page (text, Markdown, label) and whether it has speaker notes."""
-    before = len(reader.warnings)
+    before, comments_before = len(reader.warnings), len(reader.comments)
     blocks: list[Block] = []
     for shape in slide:
         if shape.tag == f"{PRESENTATION}notes":
@@ -72,6 +72,9 @@ def _read_slide(reader: OdfTextReader, slide: Any, number: int) -> tuple[Page, b
     if notes:
         lines.append(f"Notes: {notes}")
         markdown.append("**Notes:**\n\n" + "\n\n".join(_escaped_lines(notes)))
+    for comment in reader.comments[comments_before:]:
+        lines.append(f"Comment: {comment}")
+        markdown.append("\n\n".join(_escaped_lines(f"Comment: {comment}")))
     title = next((" ".join(block.text.split()) for block in blocks if block.heading), None)
     name = slide.get(f"{DRAW}name", "")
     label = name if name and not _AUTOMATIC_NAME.match(name) else title

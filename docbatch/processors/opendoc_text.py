@@ -85,7 +85,10 @@ class OdfTextReader:
 
     def block(self, element: Any, depth: int) -> list[Block]:
         tag = element.tag
-        if tag in _DECLARATIONS:
+        if tag in _DECLARATIONS or (tag.startswith(TEXT) and tag.endswith("-source")):
+            return []  # declarations, and index sources (templates for an index, not its text)
+        if tag == f"{OFFICE}annotation":
+            self._annotation(element)
             return []
         if tag == f"{TEXT}p":
             return self._paragraph(element, depth)
@@ -95,7 +98,7 @@ class OdfTextReader:
             return self._list(element, depth, 0)
         if tag == f"{TABLE}table":
             return self._table(element, depth)
-        if tag.startswith(DRAW) or tag.startswith(f"{OFFICE}annotation"):
+        if tag.startswith(DRAW):
             return self.drawing(element, depth)
         # Sections, indexes' bodies, numbered paragraphs, change regions we do not know: read inside.
         return self.blocks(element, depth + 1)

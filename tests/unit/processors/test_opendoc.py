@@ -252,3 +252,23 @@ def test_odp_without_presentation_body_is_corrupt(tmp_path: Path) -> None:
     document = package(tmp_path / "x.odp", PRESENTATION_TYPE, text_document("<text:p>x</text:p>"))
     with pytest.raises(CorruptDocument):
         OdpProcessor().extract(SourceFile(path=document, size=1, head=b"PK"), "odp")
+
+
+def test_index_shows_its_body_not_its_template(tmp_path: Path) -> None:
+    body = (
+        "<text:table-of-content><text:table-of-content-source><text:index-title-template>Template title"
+        "</text:index-title-template></text:table-of-content-source><text:index-body><text:index-title>"
+        "<text:p>Contents</text:p></text:index-title><text:p>Intro<text:tab/>1</text:p></text:index-body>"
+        "</text:table-of-content><text:h text:outline-level='1'>Intro</text:h>"
+    )
+    result = odt(tmp_path, body)
+    assert result.text == "Contents\nIntro\t1\nIntro"
+
+
+def test_odp_comments_on_a_slide(tmp_path: Path) -> None:
+    pages = (
+        f"<draw:page draw:name='Plan'>{frame('Plan', 'title')}<office:annotation><dc:creator>Ann</dc:creator>"
+        "<text:p>Needs a date</text:p></office:annotation></draw:page>"
+    )
+    result = odp(tmp_path, pages)
+    assert result.pages[0].text == "Plan\nComment: Ann: Needs a date"
