@@ -1,63 +1,80 @@
-"""Spreadsheets (XLSX, XLSM, XLS, XLSB, ODS) through calamine: every sheet, one page per sheet."""
+"""Spreadsheets: every sheet in tab order as one page headed by its name, also as a Markdown table.
+
+OOXML workbooks (XLSX, XLSM, XLTX, XLTM, Strict) are read by our own streaming reader
+(spreadsheet_xlsx): it never sizes anything by a sheet's claimed extent, shows formulas saved without
+a value as their formula text, and reads charts. calamine does not offer those (it lays a sheet out
+as a dense rectangle and hides formulas without values), so it reads the binary and OpenDocument
+forms it is good at (XLS, XLSB, ODS; spreadsheet_calamine) after their extent is checked.
+"""
 
 from __future__ import annotations
 
-import datetime
-from typing import Any, ClassVar
+import zipfile
+from typing import ClassVar
 
-from docbatch.errors import CorruptDocument, EncryptedDocument
+from pydantic import JsonValue
+
 from docbatch.models import Extraction, Page
 from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.spreadsheet_grid import CellBudget
+
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 class SpreadsheetProcessor(Processor):
     name = "spreadsheet"
     kinds: ClassVar[tuple[str, ...]] = ("spreadsheet",)
     library = "python-calamine"
-    description = "every sheet as tab-separated rows, one page per sheet"
+    description = "every sheet as tab-separated rows headed by its name, one page per sheet; charts as text"
 
     def extract(self, source: SourceFile, kind: str) -> Extraction:
-        from python_calamine import CalamineWorkbook
+        """Raises EncryptedDocument, CorruptDocument, or DocumentTooLarge (naming the sheet) when a
+        workbook holds more cells than spreadsheet_grid's bounds."""
+        budget = CellBudget()
+        if source.head.startswith(_ZIP_MAGIC) and _is_ooxml_workbook(source):
+            from docbatch.processors.spreadsheet_ooxml import MissingWorkbookPart
+            from docbatch.processors.spreadsheet_xlsx import read_ooxml
 
-        try:
-            workbook = CalamineWorkbook.from_path(str(source.path))
-        except Exception as error:  # calamine raises its own exception types per format
-            message = str(error)
-            if any(word in message.lower() for word in ("password", "encrypt")):
-                raise EncryptedDocument("password-protected workbook") from error
-            raise CorruptDocument(f"calamine cannot open it: {message}") from error
-        pages: list[Page] = []
-        rows_per_sheet: dict[str, int] = {}
-        warnings: list[str] = []
-        for number, name in enumerate(workbook.sheet_names, start=1):
             try:
-                rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=True)
-            except Exception as error:  # one unreadable sheet does not lose the others
-                warnings.append(f"sheet {name!r}: {error}")
-                rows = []
-            lines = [_row_text(row) for row in rows]
-            while lines and not lines[-1]:
-                lines.pop()
-            rows_per_sheet[name] = len(lines)
-            pages.append(Page(number=number, text="\n".join(lines), label=name))
-        metadata: dict[str, Any] = {"sheets": len(pages), "rows_per_sheet": rows_per_sheet}
-        return Extraction.from_pages("spreadsheet", pages, metadata=metadata, warnings=warnings)
+                book = read_ooxml(source.path, budget)
+            except MissingWorkbookPart:
+                # Package relationships we cannot follow (e.g. part names written with backslashes):
+                # calamine finds the workbook by its usual name.
+                return _calamine_extraction(source, CellBudget())
+            return Extraction.from_pages(
+                "spreadsheet", book.pages, title=book.title, metadata=book.metadata, warnings=book.warnings
+            )
+        return _calamine_extraction(source, budget)
 
 
-def _row_text(row: list[Any]) -> str:
-    cells = [_cell_text(value) for value in row]
-    while cells and not cells[-1]:
-        cells.pop()
-    return "\t".join(cells)
+def _is_ooxml_workbook(source: SourceFile) -> bool:
+    """True for a ZIP holding an XML workbook part (XLSB's binary one and ODS go to calamine)."""
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            names = {name.lower().lstrip("/") for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return True  # OpcPackage reports the broken container in words
+    if "xl/workbook.bin" in names:
+        return False
+    return any(name.endswith("workbook.xml") for name in names) or "[content_types].xml" in names
 
 
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return value.isoformat()
-    return " ".join(str(value).split("\t")).replace("\n", " ")
+def _calamine_extraction(source: SourceFile, budget: CellBudget) -> Extraction:
+    from docbatch.processors.spreadsheet_calamine import read_with_calamine
+
+    warnings: list[str] = []
+    sheets = read_with_calamine(source.path, budget, warnings)
+    pages = []
+    for number, sheet in enumerate(sheets, start=1):
+        heading = f"Chart sheet: {sheet.name}" if sheet.chart_sheet else f"Sheet: {sheet.name}"
+        body = sheet.text()
+        text = f"{heading}\n\n{body}" if body.strip() else heading
+        pages.append(Page(number=number, text=text, label=sheet.name, markdown=sheet.markdown()))
+    metadata: dict[str, JsonValue] = {
+        "sheets": len(sheets),
+        "rows_per_sheet": {sheet.name: sheet.rows_with_data for sheet in sheets},
+    }
+    hidden = sum(1 for sheet in sheets if sheet.hidden)
+    if hidden:
+        metadata["hidden_sheets"] = hidden
+    return Extraction.from_pages("spreadsheet", pages, metadata=metadata, warnings=warnings)
