@@ -8,7 +8,8 @@ The text is the body in reading order (see :mod:`docbatch.processors.word_body`)
 own heading line, "Footnotes", "Endnotes", "Comments" and "Headers and footers". A Word document has no
 fixed pages (its layout is computed by the application), so ``pages`` stays empty. Metadata holds only
 what the file holds: its core properties (docProps/core.xml), the distinct header and footer texts,
-and counts of paragraphs, tables and notes.
+``paragraphs`` and ``tables`` (every one in the body, those inside tables and text boxes included) and
+the number of ``footnotes``, ``endnotes`` and ``comments`` when there are any.
 """
 
 from __future__ import annotations

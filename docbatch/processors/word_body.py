@@ -249,9 +249,12 @@ class StoryWalker:
                 self._pending.extend(read_graphic(self, child))
             elif tag in (f"{W}p", f"{W}tbl"):
                 self._pending.extend(self.blocks(_Holder(child)))  # a block where runs belong
+            elif tag == f"{W}subDoc":
+                self.context.not_read("subdocument (a separate file)", "subdocuments (separate files)")
             elif tag == f"{W}ruby":
                 self._ruby(child, parts, depth)
             elif depth > _MAX_DEPTH * 4:
+                self.context.warn("content nested too deeply was read as flat text")
                 self._emit(parts, "".join(t.text or "" for t in child.iter(f"{W}t")))
             else:
                 self._collect(child, parts, depth + 1)  # runs, hyperlinks, fields, unknown wrappers

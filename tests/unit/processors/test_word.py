@@ -505,3 +505,17 @@ def test_main_part_that_is_not_word_is_corrupt(tmp_path: Path) -> None:
     path = build(tmp_path / "odd.docx", "", document="<other/>")
     with pytest.raises(CorruptDocument, match="no w:body"):
         extract(path)
+
+
+def test_imported_and_external_content_not_read_is_a_warning(tmp_path: Path) -> None:
+    body = p("Main text.") + '<w:altChunk r:id="rId5"/><w:p><w:subDoc r:id="rId6"/></w:p>'
+    result = read(tmp_path, body)
+    assert result.text == "Main text."
+    assert result.warnings == ["1 imported document (altChunk) not read", "1 subdocument (a separate file) not read"]
+
+
+def test_very_deep_nesting_is_read_flat_with_a_warning(tmp_path: Path) -> None:
+    body = "<w:p>" + "<x:a>" * 5000 + "<w:r><w:t>deep text</w:t></w:r>" + "</x:a>" * 5000 + "</w:p>"
+    result = read(tmp_path, body)
+    assert result.text == "deep text"
+    assert result.warnings == ["content nested too deeply was read as flat text"]
