@@ -141,6 +141,9 @@ def read_chart(package: OpcPackage, part: str) -> Chart:
         axis_title = plot.find(f"{_C}title")
         if axis_title is not None and _title_text(axis_title):
             axis_titles.append(_title_text(axis_title) or "")
+    if title_element is not None and title_element.find(f"{_C}tx") is None and len(series) == 1:
+        # A title with no text of its own is automatic: Office shows the only series' name there.
+        title = series[0].name
     return Chart(title=title or None, series=series, axis_titles=axis_titles, warnings=warnings)
 
 

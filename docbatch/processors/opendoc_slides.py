@@ -22,6 +22,8 @@ from docbatch.processors.slide_shapes import Block
 _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 # Impress names slides "page1", "page2"... until the author renames them; such a name says nothing.
 _AUTOMATIC_NAME = re.compile(r"^page\d+$")
+# Frames of a notes page that show the slide or repeat page furniture, not the notes.
+_NOTES_FURNITURE = frozenset({"page", "page-number", "header", "footer", "date-time"})
 
 
 class OdpProcessor(Processor):
@@ -36,11 +38,12 @@ class OdpProcessor(Processor):
             if presentation is None:
                 raise CorruptDocument("not an OpenDocument presentation: content.xml has no office:presentation body")
             hidden_styles = _hidden_page_styles(package.content)
+            declarations = _declared_texts(presentation)
             reader = OdfTextReader(package.archive)
             pages: list[Page] = []
             notes_count = hidden = 0
             for number, slide in enumerate(presentation.findall(f"{DRAW}page"), start=1):
-                page, has_notes = _read_slide(reader, slide, number)
+                page, has_notes = _read_slide(reader, slide, number, declarations)
                 pages.append(page)
                 notes_count += has_notes
                 hidden += slide.get(f"{DRAW}style-name") in hidden_styles
@@ -53,8 +56,9 @@ class OdpProcessor(Processor):
         return Extraction.from_pages("odp", pages, title=title, metadata=metadata, warnings=reader.warnings)
 
 
-def _read_slide(reader: OdfTextReader, slide: Any, number: int) -> tuple[Page, bool]:
-    """One slide as a page (text, Markdown, label) and whether it has speaker notes."""
+def _read_slide(reader: OdfTextReader, slide: Any, number: int, declarations: dict[str, str]) -> tuple[Page, bool]:
+    """One slide as a page (text, Markdown, label) and whether it has speaker notes. ``declarations``
+    holds the header, footer and fixed date texts that pages use by name."""
     before, comments_before = len(reader.warnings), len(reader.comments)
     blocks: list[Block] = []
     for shape in slide:
@@ -64,6 +68,10 @@ def _read_slide(reader: OdfTextReader, slide: Any, number: int) -> tuple[Page, b
         if shape.get(f"{PRESENTATION}class") == "title":
             found = [Block(text=b.text, markdown=heading(b.text, 3), heading=True) for b in found if b.text.strip()]
         blocks.extend(found)
+    for use in ("use-header-name", "use-footer-name", "use-date-time-name"):
+        declared = declarations.get(slide.get(f"{PRESENTATION}{use}", ""), "")
+        if declared.strip():
+            blocks.append(Block(text=declared, markdown=markdown_lines(declared)))
     notes = _notes_text(reader, slide.find(f"{PRESENTATION}notes"))
     # Warnings raised while reading this slide name it.
     reader.warnings[before:] = [f"slide {number}: {warning}" for warning in reader.warnings[before:]]
@@ -84,7 +92,8 @@ def _read_slide(reader: OdfTextReader, slide: Any, number: int) -> tuple[Page, b
 def _notes_text(reader: OdfTextReader, notes: Any) -> str:
     if notes is None:
         return ""
-    blocks = [block for shape in notes for block in reader.block(shape, 1)]
+    shapes = [shape for shape in notes if shape.get(f"{PRESENTATION}class") not in _NOTES_FURNITURE]
+    blocks = [block for shape in shapes for block in reader.block(shape, 1)]
     return "\n".join(block.text for block in blocks if block.text.strip())
 
 
@@ -100,3 +109,14 @@ def _hidden_page_styles(content: Any) -> set[str]:
         if properties is not None and properties.get(f"{PRESENTATION}visibility") == "hidden":
             hidden.add(style.get(f"{_STYLE}name", ""))
     return hidden
+
+
+def _declared_texts(presentation: Any) -> dict[str, str]:
+    """Header, footer and fixed date-time texts declared once and used by slides by name (§10.9)."""
+    texts: dict[str, str] = {}
+    for kind in ("header-decl", "footer-decl", "date-time-decl"):
+        for declaration in presentation.findall(f"{PRESENTATION}{kind}"):
+            if kind == "date-time-decl" and declaration.get(f"{PRESENTATION}source") != "fixed":
+                continue  # a date shown as "today" has no text of its own
+            texts[declaration.get(f"{PRESENTATION}name", "")] = " ".join("".join(declaration.itertext()).split())
+    return texts

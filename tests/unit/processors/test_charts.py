@@ -192,3 +192,15 @@ def test_missing_or_broken_part_raises_corrupt(tmp_path: Path) -> None:
             read_chart(package, "c.xml")
         with pytest.raises(CorruptDocument):
             read_chart(package, "missing.xml")
+
+
+def test_automatic_title_of_a_single_series_chart_is_the_series_name(tmp_path: Path) -> None:
+    scatter = (
+        f"<c:scatterChart><c:ser><c:tx>{str_cache('Y-Value 1')}</c:tx><c:xVal>{num_cache('0.7')}</c:xVal>"
+        f"<c:yVal>{num_cache('2.7')}</c:yVal></c:ser></c:scatterChart>"
+    )
+    auto_title = '<c:title><c:overlay val="0"/></c:title><c:autoTitleDeleted val="0"/>'
+    with package_with(tmp_path, {"c.xml": chart_space(scatter, auto_title)}) as package:
+        assert read_chart(package, "c.xml").text() == "Chart: Y-Value 1\nY-Value 1: 0.7 = 2.7"
+    with package_with(tmp_path, {"d.xml": chart_space(BAR + BAR, auto_title)}) as package:
+        assert read_chart(package, "d.xml").title is None

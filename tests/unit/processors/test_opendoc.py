@@ -272,3 +272,20 @@ def test_odp_comments_on_a_slide(tmp_path: Path) -> None:
     )
     result = odp(tmp_path, pages)
     assert result.pages[0].text == "Plan\nComment: Ann: Needs a date"
+
+
+def test_odp_declared_footer_shown_and_notes_page_furniture_left_out(tmp_path: Path) -> None:
+    notes = (
+        f"<presentation:notes>{frame('Speak slowly', 'notes')}<draw:frame presentation:class='page-number'>"
+        "<draw:text-box><text:p><text:page-number>&lt;number&gt;</text:page-number></text:p></draw:text-box>"
+        "</draw:frame></presentation:notes>"
+    )
+    pages = (
+        "<presentation:footer-decl presentation:name='ftr1'>Harbor Lane 2025</presentation:footer-decl>"
+        "<presentation:date-time-decl presentation:name='dtd1' presentation:source='current-date' "
+        "style:data-style-name='D1'/>"
+        f"<draw:page presentation:use-footer-name='ftr1' presentation:use-date-time-name='dtd1'>"
+        f"{frame('Agenda', 'title')}{notes}</draw:page>"
+    )
+    result = odp(tmp_path, pages)
+    assert result.pages[0].text == "Agenda\nHarbor Lane 2025\nNotes: Speak slowly"
