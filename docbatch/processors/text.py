@@ -13,6 +13,7 @@ from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.textdecode import decode_text
 
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_BARE_BIN = re.compile(r"\\bin(?![0-9A-Za-z-])")
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.+?)[\"']?\s*$", re.MULTILINE)
 
 
@@ -37,16 +38,16 @@ class PlainTextProcessor(Processor):
     description = "text and Markdown with encoding detection"
 
     def extract(self, source: SourceFile, kind: str) -> Extraction:
+        # BOM-less UTF-16/32 is recognised by decode_text; NULs or control characters that remain are
+        # in the file itself, and the worker's generic clean-up removes and counts them.
         text, encoding = decode_text(source.read_bytes())
-        warnings: list[str] = []
-        if "\x00" in text:
-            text = text.replace("\x00", "")
-            warnings.append("NUL characters removed")
         metadata: dict[str, JsonValue] = {"encoding": encoding, "lines": text.count("\n") + 1}
         title = markdown_title(text) if kind == "markdown" else None
         if kind == "markdown":
             metadata["headings"] = len(_HEADING.findall(text))
-        return Extraction(kind=kind, title=title, metadata=metadata, text=text, warnings=warnings)
+        # A Markdown file is its own Markdown rendering.
+        markdown = text if kind == "markdown" else None
+        return Extraction(kind=kind, title=title, metadata=metadata, text=text, markdown=markdown)
 
 
 class RtfProcessor(Processor):
@@ -64,10 +65,20 @@ class RtfProcessor(Processor):
             raise CorruptDocument("not an RTF file: it does not start with {\\rtf")
         codepage = re.search(r"\\ansicpg(\d+)", raw[:2048])
         encoding = f"cp{codepage.group(1)}" if codepage else "cp1252"
+        # "\bin" must carry the byte count of the binary data that follows (RTF 1.9.1, "\binN"); some
+        # writers put hex picture data after a bare "\bin", on which striprtf fails. Without the word
+        # the data is read as the hex it is, inside a picture group whose content is dropped anyway.
+        raw = _BARE_BIN.sub("", raw)
         try:
-            text = rtf_to_text(raw, encoding=encoding, errors="replace")
-        except LookupError:
-            text = rtf_to_text(raw, encoding="cp1252", errors="replace")
+            try:
+                text = rtf_to_text(raw, encoding=encoding, errors="replace")
+            except LookupError:
+                text = rtf_to_text(raw, encoding="cp1252", errors="replace")
+        except (ValueError, IndexError) as error:
+            raise CorruptDocument(f"the RTF control words cannot be parsed ({error})") from error
         text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip("\n")
         warnings = [] if raw.count("{") == raw.count("}") else ["unbalanced braces: the file may be cut short"]
+        pictures = raw.count("{\\pict")
+        if pictures and not text.strip():
+            warnings.append(f"no text, only {pictures} picture{'s' if pictures > 1 else ''} (not read: no OCR)")
         return Extraction(kind="rtf", metadata={"codepage": encoding}, text=text, warnings=warnings)

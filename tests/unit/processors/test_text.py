@@ -1,0 +1,50 @@
+"""Plain text, Markdown and RTF: BOM-less UTF-16, Markdown passed through, RTF pictures."""
+
+from pathlib import Path
+
+from docbatch.executors.worker import run_job
+from docbatch.models import Extraction, JobSpec, JobState
+
+
+def _extract(tmp_path: Path, name: str, data: bytes) -> Extraction:
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = run_job(JobSpec(source_id=name, path=str(path), size=len(data)))
+    assert result.state is JobState.SUCCEEDED, result.message
+    assert result.extraction is not None
+    return result.extraction
+
+
+def test_bomless_utf16_text_has_no_nul_characters(tmp_path: Path) -> None:
+    extraction = _extract(
+        tmp_path, "note.txt", "This is a test document\r\nto use for unit tests.\r\n".encode("utf-16-be")
+    )
+    assert extraction.text == "This is a test document\nto use for unit tests.\n"
+    assert extraction.metadata["encoding"] == "utf-16-be"
+    assert extraction.warnings == []
+
+
+def test_markdown_file_is_its_own_markdown(tmp_path: Path) -> None:
+    source = "# Handbook\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n"
+    extraction = _extract(tmp_path, "handbook.md", source.encode())
+    assert extraction.markdown == source
+    assert extraction.title == "Handbook"
+
+
+def test_rtf_picture_after_a_bare_bin_word_does_not_fail_the_document(tmp_path: Path) -> None:
+    rtf = (
+        rb"{\rtf1\ansi\deff0{\fonttbl{\f0 Helvetica;}}"
+        rb"{\pard Before the picture.\par}"
+        rb"{\pard {\pict\jpegblip\picw2\pich2 \bin ffd8ffe000104a464946ffd9}\par}"
+        rb"{\pard After the picture.\par}}"
+    )
+    extraction = _extract(tmp_path, "image.rtf", rtf)
+    assert extraction.text == "Before the picture.\n\nAfter the picture."
+    assert "ffd8" not in extraction.text
+
+
+def test_rtf_with_only_a_picture_warns_that_nothing_was_read(tmp_path: Path) -> None:
+    rtf = rb"{\rtf1\ansi{\pard {\pict\pngblip 89504e470d0a1a0a}\par}}"
+    extraction = _extract(tmp_path, "only-image.rtf", rtf)
+    assert extraction.text == ""
+    assert extraction.warnings == ["no text, only 1 picture (not read: no OCR)"]
