@@ -12,6 +12,8 @@ import io
 import json
 import re
 from collections.abc import Callable
+from json.encoder import encode_basestring as encode_json_string
+from json.encoder import encode_basestring_ascii as encode_ascii_json_string
 from typing import Any, ClassVar
 
 from pydantic import JsonValue
@@ -23,6 +25,7 @@ from docbatch.processors.markup import markdown_table
 from docbatch.processors.textdecode import decode_text
 
 _SNIFF_BYTES = 64 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEFAULT_FIELD_LIMIT = 131072  # Python's csv default, kept as the floor
 
 
@@ -205,11 +208,10 @@ def _scalar(value: Any) -> str:
 
 
 def _string(text: str) -> str:
-    rendered = json.dumps(text, ensure_ascii=False)
     # A lone surrogate escape (legal JSON, not encodable text) stays an escape, as the file wrote it.
-    if any("\ud800" <= char <= "\udfff" for char in text):
-        return json.dumps(text)
-    return rendered
+    if _SURROGATE.search(text):
+        return encode_ascii_json_string(text)
+    return encode_json_string(text)
 
 
 def _code_block(text: str, language: str) -> str:
