@@ -26,10 +26,15 @@ def decode_html(data: bytes, transport_charset: str | None = None) -> tuple[str,
     ``transport_charset`` is a charset label from outside the file (a MIME Content-Type parameter).
     Raises CorruptDocument when no encoding reads the bytes.
     """
-    declared = None
-    if not bom_encoding(data):
-        declared = transport_charset or xml_declared_encoding(data) or prescan_meta_charset(data)
-    return decode_text(data, declared)
+    return decode_text(data, declared_html_charset(data, transport_charset))
+
+
+def declared_html_charset(data: bytes, transport_charset: str | None = None) -> str | None:
+    """The charset label that governs an HTML/XHTML document without a BOM: the transport layer's,
+    else its XML declaration's, else its <meta>'s; None when it has a BOM or declares nothing."""
+    if bom_encoding(data):
+        return None
+    return transport_charset or xml_declared_encoding(data) or prescan_meta_charset(data)
 
 
 def xml_declared_encoding(data: bytes) -> str | None:

@@ -23,7 +23,12 @@ from docbatch.models import Extraction
 from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.htmlencoding import decode_html
 from docbatch.processors.markup import escape_markdown
-from docbatch.processors.textdecode import bom_encoding, codec_for_label, decode_text, wide_unicode_encoding
+from docbatch.processors.textdecode import (
+    bom_encoding,
+    declared_charset_warning,
+    decode_text,
+    wide_unicode_encoding,
+)
 from docbatch.processors.web import html_fragment_text
 
 _HEADERS = ("from", "to", "cc", "subject", "date", "message-id", "reply-to")
@@ -199,17 +204,10 @@ class _Reader:
         except CorruptDocument:
             self.warnings.append(f"a {content_type} part could not be decoded as text: skipped")
             return "", ""
-        self._check_charset(content_type, label, used)
+        warning = declared_charset_warning(label, used, f"a {content_type} part")
+        if warning:
+            self.warnings.append(warning)
         return text, markdown
-
-    def _check_charset(self, content_type: str, label: str | None, used: str) -> None:
-        if not label:
-            return
-        declared = codec_for_label(label)
-        if declared is None:
-            self.warnings.append(f"a {content_type} part declares an unknown charset {label!r}: read as {used}")
-        elif _codec_family(declared) != _codec_family(used):
-            self.warnings.append(f"a {content_type} part declared as {label} is not valid {label}: read as {used}")
 
 
 def _inner_messages(part: Message) -> list[Message]:
@@ -232,11 +230,6 @@ def _preferred_alternative(children: list[Message]) -> list[Message]:
             if child.get_content_type() == wanted and child.get_content_disposition() != "attachment":
                 return [child]
     return children[-1:]
-
-
-def _codec_family(codec: str) -> str:
-    name = codecs.lookup(codec).name
-    return name.removesuffix("-sig").removesuffix("-le").removesuffix("-be")
 
 
 def _shown_headers(message: Message) -> list[tuple[str, str]]:

@@ -208,11 +208,16 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Decode to text with universal newlines; returns (text, Python codec used).
 
     ``declared`` is a charset label the document carries (an HTML meta, a MIME parameter); it is read
-    through the WHATWG label table and loses to a BOM. Raises CorruptDocument when nothing decodes.
+    through the WHATWG label table and loses to a BOM, to a UTF-16/32 NUL pattern, and (a legacy label)
+    to bytes that are valid UTF-8 with non-ASCII characters. Raises CorruptDocument when nothing decodes.
     """
     candidates = [bom_encoding(data) or wide_unicode_encoding(data)]
-    if declared:
-        candidates.append(codec_for_label(declared))
+    declared_codec = codec_for_label(declared) if declared else None
+    if declared_codec and not declared_codec.startswith("utf") and _utf8_beyond_ascii(data):
+        # Multi-byte UTF-8 sequences almost never occur by chance in legacy-encoded text, while UTF-8
+        # labelled with an old charset is common (mail clients, templates): the bytes win the tie.
+        declared_codec = None
+    candidates.append(declared_codec)
     candidates.append("utf-8")
     for candidate in candidates:
         if candidate is None:
@@ -222,6 +227,35 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError):
             continue
     return detect_and_decode(data)
+
+
+def declared_charset_warning(label: str | None, used: str, where: str) -> str | None:
+    """A warning when text declared as charset ``label`` was read as another encoding ``used`` (the
+    declaration lost to the bytes), or None when they agree or nothing was declared. ``where`` names
+    the text ("the page", "a text/plain part")."""
+    if not label:
+        return None
+    declared = codec_for_label(label)
+    if declared is None:
+        return f"{where} declares an unknown charset {label!r}: read as {used}"
+    if _codec_family(declared) != _codec_family(used):
+        return f"{where} declared as {label} is not {label}: read as {used}"
+    return None
+
+
+def _codec_family(codec: str) -> str:
+    name = codecs.lookup(codec).name
+    return name.removesuffix("-sig").removesuffix("-le").removesuffix("-be")
+
+
+def _utf8_beyond_ascii(data: bytes) -> bool:
+    if data.isascii():
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def detect_and_decode(data: bytes) -> tuple[str, str]:

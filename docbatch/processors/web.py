@@ -20,7 +20,7 @@ from pydantic import JsonValue
 from docbatch.errors import CorruptDocument
 from docbatch.models import Extraction, Page
 from docbatch.processors.base import Processor, SourceFile
-from docbatch.processors.htmlencoding import decode_html
+from docbatch.processors.htmlencoding import declared_html_charset, decode_html
 from docbatch.processors.htmltext import (
     Event,
     element_events,
@@ -30,6 +30,7 @@ from docbatch.processors.htmltext import (
     render_markdown,
     render_text,
 )
+from docbatch.processors.textdecode import declared_charset_warning
 from docbatch.processors.xmlsafe import parse_xml
 from docbatch.processors.ziputil import read_part
 
@@ -138,7 +139,9 @@ class HtmlProcessor(Processor):
     description = "title, description and readable body text (XHTML parsed as XML), Markdown with tables"
 
     def extract(self, source: SourceFile, kind: str) -> Extraction:
-        html, encoding = decode_html(source.read_bytes())
+        data = source.read_bytes()
+        html, encoding = decode_html(data)
+        warning = declared_charset_warning(declared_html_charset(data), encoding, "the page")
         xhtml = source.path.suffix.lower() == ".xhtml" or looks_like_xhtml(html)
         document = read_html(html, xhtml=xhtml)
         metadata: dict[str, JsonValue] = {"encoding": encoding}
@@ -154,6 +157,7 @@ class HtmlProcessor(Processor):
             metadata=metadata,
             text=document.text,
             markdown=document.markdown,
+            warnings=[warning] if warning else [],
         )
 
 

@@ -82,7 +82,14 @@ def test_part_whose_bytes_do_not_fit_its_charset_gets_a_warning(tmp_path: Path) 
     data = _message_with_part("Die Straße ist \u201cgesperrt\u201d, sagt die Stadt.".encode("cp1252"), "utf-8")
     extraction = _extract(tmp_path, data)
     assert extraction.text == "Die Straße ist “gesperrt”, sagt die Stadt."
-    assert any("declared as utf-8 is not valid utf-8" in warning for warning in extraction.warnings)
+    assert any("declared as utf-8 is not utf-8: read as cp1252" in warning for warning in extraction.warnings)
+
+
+def test_utf8_bytes_labelled_iso_8859_1_are_read_as_utf8_with_a_warning(tmp_path: Path) -> None:
+    data = _message_with_part("Hi! I’m Ihor — café".encode(), "iso-8859-1", transfer="8bit")
+    extraction = _extract(tmp_path, data)
+    assert extraction.text == "Hi! I’m Ihor — café"
+    assert extraction.warnings == ["a text/plain part declared as iso-8859-1 is not iso-8859-1: read as utf-8"]
 
 
 def _message(subject: str, sender: str, body: str) -> EmailMessage:

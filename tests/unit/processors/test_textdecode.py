@@ -73,3 +73,12 @@ def test_bomless_utf16_and_utf32_are_recognised_by_their_nul_bytes(codec: str) -
 
 def test_nul_free_text_is_not_taken_for_utf16() -> None:
     assert wide_unicode_encoding(b"plain bytes without any NUL") is None
+
+
+def test_utf8_bytes_under_a_legacy_label_are_read_as_utf8() -> None:
+    text, encoding = decode_text("I’m in Zürich".encode(), declared="iso-8859-1")
+    assert (text, encoding) == ("I’m in Zürich", "utf-8")
+
+
+def test_ascii_text_keeps_its_declared_label() -> None:
+    assert decode_text(b"plain", declared="koi8-r") == ("plain", "koi8-r")

@@ -177,3 +177,10 @@ def test_epub_spine_entry_missing_from_the_manifest_is_a_warning(tmp_path: Path)
     extraction = _extract(_epub(tmp_path / "m.epub", chapters, ["ghost", "a.xhtml"], ""))
     assert extraction.text == "Kept"
     assert extraction.warnings == ["spine entry 'ghost' is not in the manifest: skipped"]
+
+
+def test_utf8_page_labelled_latin1_is_read_as_utf8_with_a_warning(tmp_path: Path) -> None:
+    page = '<html><head><meta charset="iso-8859-1"></head><body><p>I’m in Zürich</p></body></html>'.encode()
+    extraction = _extract(_write(tmp_path, "mislabelled.html", page))
+    assert extraction.text == "I’m in Zürich"
+    assert extraction.warnings == ["the page declared as iso-8859-1 is not iso-8859-1: read as utf-8"]
