@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from docbatch.processors.base import Processor, library_version
 from docbatch.processors.mail import EmailProcessor
-from docbatch.processors.office import DocxProcessor
 from docbatch.processors.opendoc import OdtProcessor
+from docbatch.processors.opendoc_slides import OdpProcessor
 from docbatch.processors.pdf import PdfProcessor
 from docbatch.processors.slides import PptxProcessor
 from docbatch.processors.sniff import EXTENSION_KINDS
@@ -18,6 +18,7 @@ from docbatch.processors.spreadsheet import SpreadsheetProcessor
 from docbatch.processors.structured import CsvProcessor, JsonProcessor
 from docbatch.processors.text import PlainTextProcessor, RtfProcessor
 from docbatch.processors.web import EpubProcessor, HtmlProcessor
+from docbatch.processors.word import DocxProcessor
 
 BUILTIN_PROCESSORS: tuple[type[Processor], ...] = (
     PdfProcessor,
@@ -25,6 +26,7 @@ BUILTIN_PROCESSORS: tuple[type[Processor], ...] = (
     PptxProcessor,
     SpreadsheetProcessor,
     OdtProcessor,
+    OdpProcessor,
     RtfProcessor,
     HtmlProcessor,
     EpubProcessor,
