@@ -36,6 +36,12 @@ _SHOWN_HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _ENCRYPTED_TYPES = frozenset({"multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"})
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _ATTACHED_MARKER = "---------- Attached message ----------"
+# Header words (RFC 2047) and file names (RFC 2231) labelled iso-8859-1 are decoded by Python as
+# Latin-1, where bytes 0x80-0x9F become C1 controls; WHATWG (and every mail client) reads them as
+# Windows-1252. C1 controls have no business in a header, so they are mapped so everywhere.
+_C1_AS_WINDOWS_1252 = {
+    code: bytes([code]).decode("cp1252") for code in range(0x80, 0xA0) if code not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
 _MAX_DEPTH = 20  # attached messages nested deeper than this are listed, not rendered
 _LOST_CONTENT_DEFECTS = {
     "StartBoundaryNotFoundDefect": "a multipart boundary is never found: parts may be missing",
@@ -112,7 +118,7 @@ def _header(message: Message, name: str, warnings: list[str]) -> str | None:
         warnings.append(f"header {name}: {error}")
         return None
     text = " ".join(str(value).split()) if value is not None else ""
-    return text or None
+    return text.translate(_C1_AS_WINDOWS_1252) or None
 
 
 def _iso_date(message: Message) -> str | None:
@@ -258,6 +264,11 @@ def _plain_markdown(text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+def _filename(part: Message) -> str | None:
+    name = part.get_filename()
+    return name.translate(_C1_AS_WINDOWS_1252) if name else None
+
+
 def _attachment_names(message: Message) -> list[str]:
     """Every attachment by its file name (RFC 2231/2047 decoded) or content type, and every attached
     message by its file name or subject, in order, including those inside attached messages."""
@@ -267,7 +278,7 @@ def _attachment_names(message: Message) -> list[str]:
         if content_type in _MESSAGE_TYPES and part.is_multipart():
             inner = next(iter(_inner_messages(part)), None)
             subject = _header(inner, "subject", []) if inner is not None else None
-            names.append(part.get_filename() or subject or content_type)
+            names.append(_filename(part) or subject or content_type)
         elif not part.is_multipart() and (part.get_filename() or part.get_content_disposition() == "attachment"):
-            names.append(part.get_filename() or content_type)
+            names.append(_filename(part) or content_type)
     return names

@@ -152,3 +152,15 @@ def test_encoded_attachment_names_are_listed(tmp_path: Path) -> None:
     extraction = _extract(tmp_path, message.as_bytes())
     assert extraction.metadata["attachments"] == ["Rechnung März.pdf"]
     assert extraction.text == "Hallo, anbei die Rechnung für März."
+
+
+def test_latin1_encoded_words_and_file_names_read_as_windows_1252(tmp_path: Path) -> None:
+    data = (
+        b"From: a@example.org\nSubject: =?iso-8859-1?Q?=93Offer=94_caf=E9_=80_5?=\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nBody.\n'
+        b"--b\nContent-Type: text/plain\nContent-Disposition: attachment; filename*=iso-8859-1''%93list%94.txt\n\n"
+        b"x\n--b--\n"
+    )
+    extraction = _extract(tmp_path, data)
+    assert extraction.title == "“Offer” café € 5"
+    assert extraction.metadata["attachments"] == ["“list”.txt"]
