@@ -19,6 +19,7 @@ from docbatch.processors.structured import CsvProcessor, JsonProcessor
 from docbatch.processors.text import PlainTextProcessor, RtfProcessor
 from docbatch.processors.web import EpubProcessor, HtmlProcessor
 from docbatch.processors.word import DocxProcessor
+from docbatch.processors.xmldoc import XmlProcessor
 
 BUILTIN_PROCESSORS: tuple[type[Processor], ...] = (
     PdfProcessor,
@@ -34,6 +35,7 @@ BUILTIN_PROCESSORS: tuple[type[Processor], ...] = (
     CsvProcessor,
     JsonProcessor,
     EmailProcessor,
+    XmlProcessor,
 )
 
 

@@ -35,9 +35,10 @@ EXTENSION_KINDS: dict[str, str] = {
     "json": "json", "geojson": "json", "topojson": "json",
     "jsonl": "jsonl", "ndjson": "jsonl",
     "eml": "eml",
+    "xml": "xml", "rss": "xml", "atom": "xml",
 }  # fmt: skip
 
-TEXT_KINDS = frozenset({"html", "markdown", "text", "csv", "json", "jsonl", "eml"})
+TEXT_KINDS = frozenset({"html", "markdown", "text", "csv", "json", "jsonl", "eml", "xml"})
 _ZIP_MARKERS = (
     ("word/document.xml", "docx"),
     ("xl/workbook.xml", "spreadsheet"),
