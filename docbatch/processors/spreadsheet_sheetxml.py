@@ -10,18 +10,14 @@ result (some writers never compute them) is shown as its formula text and counte
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from docbatch.errors import DocumentTooLarge
 from docbatch.processors.spreadsheet_grid import SheetText
-from docbatch.processors.spreadsheet_ooxml import MAIN_NS, WorkbookParts, rich_text, unescape_xstring
+from docbatch.processors.spreadsheet_ooxml import MAIN_NS, WorkbookParts, unescape_xstring
 from docbatch.processors.spreadsheet_values import number_text, serial_text
 
-_ROW, _CELL, _SHEET_DATA = f"{MAIN_NS}row", f"{MAIN_NS}c", f"{MAIN_NS}sheetData"
-_VALUE, _FORMULA, _INLINE = f"{MAIN_NS}v", f"{MAIN_NS}f", f"{MAIN_NS}is"
 _PLAIN_INTEGER = re.compile(r"-?\d{1,15}")
 # A cell reference in a formula, outside string literals: optional sheet prefix is left alone, the
 # reference itself is column letters and row digits, each optionally absolute ($).
@@ -48,32 +44,22 @@ class _SharedFormula:
 
 def read_worksheet(data: bytes, sheet: SheetText, workbook: WorkbookParts) -> SheetRead:
     """Read the worksheet XML ``data`` row by row into ``sheet``. Raises DocumentTooLarge (through the
-    sheet's budget) when the workbook grows past its bounds; broken XML ends the sheet with ``problem``
-    set and the rows before it kept."""
-    from defusedxml.ElementTree import iterparse
-
-    reader = _CellReader(workbook)
+    sheet's budget) when the workbook grows past its bounds; broken or unsafe XML (a DTD or entity
+    declaration) ends the sheet with ``problem`` set and the rows before it kept."""
+    reader = _SheetParser(workbook, sheet)
     result = SheetRead(text=sheet)
-    sheet_data: Any = None
-    row_number = 0
     try:
-        for event, element in iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True):
-            if event == "start":
-                if element.tag == _SHEET_DATA:
-                    sheet_data = element
-                continue
-            if element.tag != _ROW:
-                continue
-            row_number = _row_number(element.get("r"), row_number)
-            sheet.add_row(row_number, reader.row_cells(element, row_number))
-            if sheet_data is not None:
-                sheet_data.clear()  # the row is done: drop it (and any already parsed) from the tree
+        reader.parse(data)
     except DocumentTooLarge:
         raise
-    except Exception as error:  # ParseError or defusedxml's refusals, after the rows read so far
-        result.problem = f"its XML is broken after row {row_number} ({error}); the rows before are kept"
+    except Exception as error:  # expat's errors or our refusals, after the rows read so far
+        result.problem = f"its XML is broken after row {reader.row} ({error}); the rows before are kept"
     result.formulas_shown = reader.formulas_shown
     return result
+
+
+def _refuse(*_args: object) -> int:
+    raise ValueError("DTDs and entity declarations are refused")
 
 
 def _row_number(reference: str | None, previous: int) -> int:
@@ -83,62 +69,133 @@ def _row_number(reference: str | None, previous: int) -> int:
     return previous + 1
 
 
-class _CellReader:
-    """Turns ``c`` elements into ``(column, text)`` pairs, remembering shared formulas."""
+# Element names as expat reports them with "}" as namespace separator, and without a namespace.
+_NAMES = {name: name for name in ("row", "c", "v", "f", "is", "t", "rPh")}
+_NAMES.update({f"{MAIN_NS[1:]}{name}": name for name in list(_NAMES)})
 
-    def __init__(self, workbook: WorkbookParts) -> None:
+
+class _SheetParser:
+    """Expat handlers that turn ``row``/``c`` events into ``(column, text)`` pairs row by row, with no
+    element tree at all (pyexpat called directly: an ElementTree per cell costs several times more).
+    DTDs and entity declarations are refused, as defusedxml does."""
+
+    def __init__(self, workbook: WorkbookParts, sheet: SheetText) -> None:
         self.workbook = workbook
+        self.sheet = sheet
         self.formulas_shown = 0
         self.shared: dict[str, _SharedFormula] = {}
         self.columns: dict[str, int] = {}
+        self.row = 0
+        self.cells: list[tuple[int, str]] = []
+        self.column = -1  # the column of the last cell with content in this row
+        # Cells without content are passed over without working out their column: the next cell's
+        # column is then found from the last reference seen and the count of cells since it.
+        self.anchor: str | None = None
+        self.cells_since_anchor = 0
+        self.cells_since_content = 0
+        self.cell_attributes: dict[str, str] = {}
+        self.value: str | None = None
+        self.formula: tuple[str, dict[str, str]] | None = None
+        self.inline: list[str] | None = None
+        self.buffer: list[str] | None = None
+        self.formula_attributes: dict[str, str] = {}
+        self.phonetic = 0
 
-    def row_cells(self, row: Any, row_number: int) -> list[tuple[int, str]]:
-        cells: list[tuple[int, str]] = []
-        column = -1
-        for cell in row:
-            if cell.tag != _CELL:
-                continue
-            column = self._column(cell.get("r"), column)
-            text = self._cell_text(cell, row_number, column)
-            if text:
-                cells.append((column, text))
-        if any(cells[index][0] >= cells[index + 1][0] for index in range(len(cells) - 1)):
-            cells.sort(key=lambda pair: pair[0])
-        return cells
+    def parse(self, data: bytes) -> None:
+        from xml.parsers import expat
 
-    def _column(self, reference: str | None, previous: int) -> int:
-        """The 0-based column of a reference such as ``AB12``; the next column when ``r`` is absent."""
-        if not reference:
-            return previous + 1
-        letters = reference.rstrip("0123456789")
-        found = self.columns.get(letters)
-        if found is None:
-            found = 0
-            for letter in letters.upper():
-                found = found * 26 + (ord(letter) - 64)
-            found -= 1
-            if found < 0 or not letters.isalpha():
-                return previous + 1
-            self.columns[letters] = found
-        return found
+        parser = expat.ParserCreate(namespace_separator="}")
+        parser.buffer_text = True
+        parser.StartDoctypeDeclHandler = _refuse
+        parser.EntityDeclHandler = _refuse
+        parser.UnparsedEntityDeclHandler = _refuse
+        parser.ExternalEntityRefHandler = _refuse
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._characters
+        parser.Parse(data, True)
 
-    def _cell_text(self, cell: Any, row: int, column: int) -> str:
-        value: str | None = None
-        formula: Any = None
-        inline: Any = None
-        for child in cell:
-            if child.tag == _VALUE:
-                value = child.text
-            elif child.tag == _FORMULA:
-                formula = child
-            elif child.tag == _INLINE:
-                inline = child
-        kind = cell.get("t", "n")
-        if kind == "inlineStr" and inline is not None:
-            return rich_text(inline)
-        if value is None or (value == "" and kind != "str"):
-            return self._formula_text(formula, row, column) if formula is not None else ""
-        return self._value_text(kind, value, cell.get("s"))
+    def _start(self, tag: str, attributes: dict[str, str]) -> None:
+        name = _NAMES.get(tag)
+        if name == "c":
+            self.cell_attributes, self.value, self.formula, self.inline = attributes, None, None, None
+        elif name == "v" or name == "f":
+            self.buffer = []
+            self.formula_attributes = attributes
+        elif name == "t":
+            if self.inline is not None and not self.phonetic:
+                self.buffer = []
+        elif name == "row":
+            self.row = _row_number(attributes.get("r"), self.row)
+            self.cells, self.column, self.anchor = [], -1, None
+            self.cells_since_anchor = self.cells_since_content = 0
+        elif name == "is":
+            self.inline = []
+        elif name == "rPh":
+            self.phonetic += 1
+
+    def _characters(self, text: str) -> None:
+        if self.buffer is not None:
+            self.buffer.append(text)
+
+    def _end(self, tag: str) -> None:
+        name = _NAMES.get(tag)
+        if name is None:
+            return
+        collected = "".join(self.buffer) if self.buffer is not None else ""
+        if name == "v":
+            self.value = collected
+        elif name == "f":
+            self.formula = (collected, self.formula_attributes)
+        elif name == "t" and self.inline is not None and self.buffer is not None:
+            self.inline.append(collected)
+        elif name == "c":
+            self._end_cell()
+        elif name == "row":
+            cells = self.cells
+            if any(cells[index][0] >= cells[index + 1][0] for index in range(len(cells) - 1)):
+                cells.sort(key=lambda pair: pair[0])
+            self.sheet.add_row(self.row, cells)
+            self.cells = []
+        elif name == "rPh":
+            self.phonetic -= 1
+        self.buffer = None
+
+    def _end_cell(self) -> None:
+        attributes = self.cell_attributes
+        reference = attributes.get("r")
+        if reference:
+            self.anchor, self.cells_since_anchor = reference, 0
+        else:
+            self.cells_since_anchor += 1
+        self.cells_since_content += 1
+        if self.value is None and self.formula is None and self.inline is None:
+            return  # an empty (styled) cell
+        self.column = self._resolve_column()
+        kind = attributes.get("t", "n")
+        value = self.value
+        if kind == "inlineStr" and self.inline is not None:
+            text = unescape_xstring("".join(self.inline))
+        elif value is None or (value == "" and kind != "str"):
+            text = self._formula_text(self.formula) if self.formula is not None else ""
+        else:
+            text = self._value_text(kind, value, attributes.get("s"))
+        if text:
+            self.cells.append((self.column, text))
+
+    def _resolve_column(self) -> int:
+        """The 0-based column of the current cell (``AB12`` -> 27); a cell without a readable ``r``
+        is the one after the previous cell."""
+        column = self.column + self.cells_since_content
+        if self.anchor is not None:
+            letters = self.anchor.rstrip("0123456789")
+            found = self.columns.get(letters)
+            if found is None and letters.isalpha() and letters.isascii():
+                found = self.columns[letters] = _letters_to_index(letters.upper())
+            if found is not None:
+                column = found + self.cells_since_anchor
+        self.anchor, self.cells_since_anchor, self.cells_since_content = None, 0, 0
+        return column
 
     def _value_text(self, kind: str, value: str, style: str | None) -> str:
         if kind == "s":
@@ -168,17 +225,17 @@ class _CellReader:
                 return shown
         return number_text(number)
 
-    def _formula_text(self, formula: Any, row: int, column: int) -> str:
+    def _formula_text(self, formula: tuple[str, dict[str, str]]) -> str:
         """``=FORMULA`` for a formula saved without a value; a shared formula's dependent cell gets
         the master's formula with its relative references moved by the offset (§18.3.1.40)."""
-        text = formula.text or ""
-        if formula.get("t") == "shared":
-            index = formula.get("si", "")
+        text, attributes = formula
+        if attributes.get("t") == "shared":
+            index = attributes.get("si", "")
             if text:
-                self.shared[index] = _SharedFormula(row, column, text)
+                self.shared[index] = _SharedFormula(self.row, self.column, text)
             elif index in self.shared:
                 master = self.shared[index]
-                text = shift_references(master.text, row - master.row, column - master.column)
+                text = shift_references(master.text, self.row - master.row, self.column - master.column)
         if not text:
             return ""
         self.formulas_shown += 1

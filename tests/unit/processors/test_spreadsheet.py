@@ -38,12 +38,21 @@ def _extract(path: Path) -> Extraction:
     return result.extraction
 
 
-def _write_xlsx(path: Path, sheet_data: str, *, shared: list[str] | None = None, styles: str | None = None) -> Path:
-    """A minimal workbook package with one sheet "Budget" whose ``sheetData`` is given as XML."""
+def _write_xlsx(
+    path: Path,
+    sheet_data: str,
+    *,
+    shared: list[str] | None = None,
+    styles: str | None = None,
+    sheet_xml: str | None = None,
+) -> Path:
+    """A minimal workbook package with one sheet "Budget" whose ``sheetData`` (or, with ``sheet_xml``,
+    whole part) is given as XML."""
     overrides = ""
     workbook_rels = f'<Relationship Id="rId1" Type="{RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
     parts = {
-        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{MAIN}"><sheetData>{sheet_data}</sheetData></worksheet>',
+        "xl/worksheets/sheet1.xml": sheet_xml
+        or f'<worksheet xmlns="{MAIN}"><sheetData>{sheet_data}</sheetData></worksheet>',
     }
     if shared is not None:
         items = "".join(shared)
@@ -269,3 +278,24 @@ def test_number_and_date_rendering_rules() -> None:
     assert serial_text(60, DateKind.DATE) == "1900-02-29"  # Excel's phantom leap day, as Excel shows it
     assert serial_text(0, DateKind.DATE, date1904=True) == "1904-01-01"
     assert serial_text(-1, DateKind.DATE) is None
+
+
+def test_cells_and_rows_without_references_take_the_next_position(tmp_path: Path) -> None:
+    cells = (
+        '<row><c t="inlineStr"><is><t>Item</t></is></c><c r="C1" s="0"/><c><v>5</v></c></row>'
+        '<row><c r="B2"><v>7</v></c></row>'
+    )
+    lines = _extract(_write_xlsx(tmp_path / "implicit.xlsx", cells)).pages[0].text.splitlines()
+    assert lines[-2:] == ["Item\t\t\t5", "\t7"]
+
+
+def test_a_sheet_declaring_entities_is_not_expanded_and_says_so(tmp_path: Path) -> None:
+    sheet_xml = (
+        f'<!DOCTYPE w [<!ENTITY boom "exploded">]><worksheet xmlns="{MAIN}"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&boom;</t></is></c></row></sheetData></worksheet>'
+    )
+    result = _run(_write_xlsx(tmp_path / "entities.xlsx", "", sheet_xml=sheet_xml))
+    extraction = result.extraction
+    assert extraction is not None
+    assert "exploded" not in extraction.text
+    assert any("'Budget'" in warning and "broken" in warning for warning in extraction.warnings)
