@@ -111,27 +111,37 @@ def plain_text(extraction: Extraction) -> str:
 
 
 def _markdown(payload: dict[str, Any], extraction: Extraction) -> str:
-    title = payload["title"] or payload["source"]["id"]
-    lines = [f"# {escape_markdown(' '.join(title.split()))}", ""]
+    body = _markdown_body(extraction)
+    first, _, rest = body.partition("\n")
+    if first.startswith("# "):
+        # The document opens with its own title heading: it heads the output, once.
+        lines, body = [first, ""], rest.lstrip("\n")
+    else:
+        title = payload["title"] or payload["source"]["id"]
+        lines = [f"# {escape_markdown(' '.join(title.split()))}", ""]
     lines.append(f"- source: `{payload['source']['id']}` ({payload['source']['size']} bytes)")
     lines.append(f"- type: {payload['type']} ({payload['processor']['version']})")
     for warning in payload["warnings"]:
         lines.append(f"- warning: {escape_markdown(warning)}")
     lines.append("")
-    if extraction.markdown is not None:
-        lines += [extraction.markdown.strip("\n"), ""]
-    elif extraction.pages:
-        for page in extraction.pages:
-            label = f" — {escape_markdown(page.label)}" if page.label else ""
-            body = page.markdown if page.markdown is not None else paragraphs_markdown(page.text)
-            lines += [f"## Page {page.number}{label}", ""]
-            if body.strip():
-                lines += [body.strip("\n"), ""]
-    else:
-        body = paragraphs_markdown(extraction.text)
-        if body:
-            lines += [body, ""]
+    if body:
+        lines += [body, ""]
     return "\n".join(lines)
+
+
+def _markdown_body(extraction: Extraction) -> str:
+    if extraction.markdown is not None:
+        return extraction.markdown.strip("\n")
+    if not extraction.pages:
+        return paragraphs_markdown(extraction.text)
+    sections = []
+    for page in extraction.pages:
+        label = f" — {escape_markdown(page.label)}" if page.label else ""
+        page_body = page.markdown if page.markdown is not None else paragraphs_markdown(page.text)
+        sections.append(
+            f"## Page {page.number}{label}" + (f"\n\n{page_body.strip(chr(10))}" if page_body.strip() else "")
+        )
+    return "\n\n".join(sections)
 
 
 def temporary_name(path: Path) -> Path:

@@ -56,8 +56,14 @@ class Processor(abc.ABC):
 
     @classmethod
     def version(cls) -> str:
-        """`name/library-version`, part of every output and of the recipe hash."""
-        return f"{cls.name}/{library_version(cls.library)}"
+        """`name/library-version`, part of every output and of the recipe hash. A built-in processor
+        adds docbatch's own version (`pdf/5.15.2+docbatch.0.1.0`): most of what it does (reading OOXML,
+        keeping PDF words apart, cleaning text) is docbatch's code, and a new release of that code must
+        redo documents extracted by the old one."""
+        version = f"{cls.name}/{library_version(cls.library)}"
+        if cls.__module__.startswith("docbatch.processors."):
+            version += f"+docbatch.{library_version('docbatch')}"
+        return version
 
 
 @functools.cache

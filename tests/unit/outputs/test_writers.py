@@ -88,3 +88,12 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     write_atomic(target, b"second")
     assert target.read_bytes() == b"second"
     assert [path.name for path in target.parent.iterdir()] == ["x.json"]
+
+
+def test_a_document_opening_with_its_title_heading_shows_it_once(tmp_path: Path) -> None:
+    document, _ = _job(tmp_path)
+    extraction = Extraction(kind="docx", title="Minutes", text="Minutes\nWe met.", markdown="# Minutes\n\nWe met.")
+    result = JobResult(source_id="a/r.pdf", state=JobState.SUCCEEDED, kind="docx", extraction=extraction)
+    markdown = render(document, result, OutputFormat.MD).decode()
+    assert markdown.count("# Minutes") == 1 and markdown.startswith("# Minutes\n\n- source:")
+    assert markdown.endswith("We met.\n")
