@@ -70,7 +70,8 @@ class Chart:
         if self.axis_titles:
             blocks.append(escape_markdown("Axes: " + "; ".join(self.axis_titles)))
         for group in _groups_sharing_categories(self.series):
-            blocks.append(markdown_table(_table_rows(group)))
+            if any(_point_count(series) for series in group):  # no cached points: no empty table
+                blocks.append(markdown_table(_table_rows(group)))
         return "\n\n".join(block for block in blocks if block)
 
 

@@ -73,7 +73,8 @@ class OpcPackage:
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
             raise CorruptDocument(f"broken ZIP container: {error}") from error
         check_archive(self._zip)
-        self._names = {name.lstrip("/"): name for name in self._zip.namelist()}
+        # Some writers store Windows separators (``xl\\workbook.xml``); OPC part names use "/".
+        self._names = {name.replace("\\", "/").lstrip("/"): name for name in self._zip.namelist()}
         self._lower_names = {name.lower(): name for name in self._names}
         self._relationships: dict[str, list[Relationship]] = {}
         self.strict = False

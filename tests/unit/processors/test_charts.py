@@ -134,6 +134,8 @@ def test_series_without_cache_is_warned(tmp_path: Path) -> None:
     with package_with(tmp_path, {"c.xml": chart_space(area)}) as package:
         chart = read_chart(package, "c.xml")
     assert chart.warnings == ["c.xml: series 1 has no cached values (only a cell reference)"]
+    # Nothing to tabulate: no empty table with only a header rule.
+    assert "---" not in chart.markdown()
 
 
 def test_strict_ooxml_chart_namespace_is_read(tmp_path: Path) -> None:
