@@ -14,9 +14,10 @@ from pydantic import JsonValue
 
 from docbatch.models import Extraction
 
-# C0 controls except tab, line feed, vertical tab, form feed and carriage return; DEL; the C1 block;
-# and the two noncharacters U+FFFE/U+FFFF (never text; PDFium uses U+FFFE for soft hyphens).
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# C0 controls (ISO 6429) except tab, line feed, vertical tab, form feed and carriage return; the C1
+# block; and the noncharacters U+FFFE/U+FFFF (never text; PDFium uses U+FFFE for soft hyphens). DEL
+# (U+007F) is in neither block and stays: a JSON string or a CSV cell may really hold it.
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x80-\x9f\ufffe\uffff]")
 # Line breaks of every convention become "\n"; a form feed or vertical tab inside a page is a line
 # break too (the text output uses form feeds between pages, so one inside would invent a page).
 _LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x85\u2028\u2029]")

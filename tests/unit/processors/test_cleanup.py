@@ -4,8 +4,9 @@ from docbatch.processors.cleanup import clean_extraction, clean_text
 
 def test_control_characters_are_removed_and_counted() -> None:
     text, removed = clean_text("a\x00b\x01c\x1fd\x7fe\x85f\x9fg\ufffeh")
-    # U+0085 (NEL) is a line break, not debris: it becomes "\n" and is not counted.
-    assert (text, removed) == ("abcde\nfgh", 6)
+    # U+0085 (NEL) is a line break, not debris: it becomes "\n" and is not counted; DEL is neither a
+    # C0 nor a C1 control and stays.
+    assert (text, removed) == ("abcd\x7fe\nfgh", 5)
 
 
 def test_line_endings_are_normalised_without_a_warning() -> None:
