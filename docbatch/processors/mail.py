@@ -74,13 +74,17 @@ class EmailProcessor(Processor):
         if not content.text and len(metadata) == 1 and not attachments:
             raise EmptyDocument("no headers, body or attachments")
         subject = metadata.get("subject")
+        # The headers a reader sees head the text too (as they head each attached message), so that a
+        # search for a sender or a date finds the message without looking into metadata.
+        header_lines = "\n".join(f"{name}: {value}" for name, value in _shown_headers(message))
+        text = "\n\n".join(block for block in (header_lines, content.text) if block)
         header_block = _markdown_headers(message)
         markdown = "\n\n".join(block for block in (header_block, content.markdown) if block)
         return Extraction(
             kind="eml",
             title=subject if isinstance(subject, str) else None,
             metadata=metadata,
-            text=content.text,
+            text=text,
             markdown=markdown,
             warnings=list(dict.fromkeys(reader.warnings)),
         )
