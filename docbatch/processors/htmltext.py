@@ -76,6 +76,8 @@ def lexbor_events(root: Any) -> Iterator[Event]:
         tag = node.tag or ""
         if tag.startswith("-") or tag in SKIP_TAGS:
             continue
+        if tag == "img":
+            yield from _alternative_text(node.attributes.get("alt"))
         yield START, tag
         stack.append((node, tag))
         stack.extend((child, None) for child in reversed(list(node.iter(include_text=True))))
@@ -100,6 +102,8 @@ def element_events(root: Any) -> Iterator[Event]:
             continue
         if tag in SKIP_TAGS:
             continue
+        if tag == "img":
+            yield from _alternative_text(item.get("alt"))
         yield START, tag
         stack.append((END, tag))
         for child in reversed(item):
@@ -108,6 +112,14 @@ def element_events(root: Any) -> Iterator[Event]:
             stack.append((START, child))
         if item.text:
             stack.append((TEXT, item.text))
+
+
+def _alternative_text(alt: str | None) -> Iterator[Event]:
+    """An image's alternative text, as the other formats show it (``[image: TEXT]``): it is the text a
+    screen reader speaks in its place, and often the only words a figure has."""
+    words = " ".join((alt or "").split())
+    if words:
+        yield TEXT, f" [image: {words}] "
 
 
 def render_text(events: Iterable[Event]) -> str:

@@ -184,3 +184,11 @@ def test_utf8_page_labelled_latin1_is_read_as_utf8_with_a_warning(tmp_path: Path
     extraction = _extract(_write(tmp_path, "mislabelled.html", page))
     assert extraction.text == "I’m in Zürich"
     assert extraction.warnings == ["the page declared as iso-8859-1 is not iso-8859-1: read as utf-8"]
+
+
+@pytest.mark.parametrize("name", ["page.html", "page.xhtml"])
+def test_images_alternative_text_is_kept_and_empty_alt_adds_nothing(tmp_path: Path, name: str) -> None:
+    body = '<p>Test page</p><img src="logo.png" alt="Harbor  Lane logo"/><img src="spacer.gif" alt=""/>'
+    page = f'<html xmlns="http://www.w3.org/1999/xhtml"><head><title>T</title></head><body>{body}</body></html>'
+    extraction = _extract(_write(tmp_path, name, page.encode()))
+    assert extraction.text == "Test page\n[image: Harbor Lane logo]"
