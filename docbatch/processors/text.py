@@ -10,6 +10,7 @@ from pydantic import JsonValue
 from docbatch.errors import CorruptDocument
 from docbatch.models import Extraction
 from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.rtf_notes import sections_text, side_texts
 from docbatch.processors.textdecode import decode_text
 
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -54,7 +55,7 @@ class RtfProcessor(Processor):
     name = "rtf"
     kinds: ClassVar[tuple[str, ...]] = ("rtf",)
     library = "striprtf"
-    description = "RTF text with control words removed"
+    description = "RTF text with control words removed; footnotes, comments, headers and footers in sections"
 
     def extract(self, source: SourceFile, kind: str) -> Extraction:
         from striprtf.striprtf import rtf_to_text
@@ -69,16 +70,26 @@ class RtfProcessor(Processor):
         # writers put hex picture data after a bare "\bin", on which striprtf fails. Without the word
         # the data is read as the hex it is, inside a picture group whose content is dropped anyway.
         raw = _BARE_BIN.sub("", raw)
-        try:
+
+        def convert(rtf: str) -> str:
             try:
-                text = rtf_to_text(raw, encoding=encoding, errors="replace")
+                return str(rtf_to_text(rtf, encoding=encoding, errors="replace"))
             except LookupError:
-                text = rtf_to_text(raw, encoding="cp1252", errors="replace")
+                return str(rtf_to_text(rtf, encoding="cp1252", errors="replace"))
+
+        try:
+            text = convert(raw)
+            sections = side_texts(raw, convert)
         except (ValueError, IndexError) as error:
             raise CorruptDocument(f"the RTF control words cannot be parsed ({error})") from error
         text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip("\n")
+        # Notes, comments, headers and footers after the body, in marked sections (as for Word).
+        text = "\n\n".join(block for block in (text, sections_text(sections)) if block)
         warnings = [] if raw.count("{") == raw.count("}") else ["unbalanced braces: the file may be cut short"]
         pictures = raw.count("{\\pict")
         if pictures and not text.strip():
             warnings.append(f"no text, only {pictures} picture{'s' if pictures > 1 else ''} (not read: no OCR)")
-        return Extraction(kind="rtf", metadata={"codepage": encoding}, text=text, warnings=warnings)
+        metadata: dict[str, JsonValue] = {"codepage": encoding}
+        for title, texts in sections.items():
+            metadata[title.lower().replace(" ", "_")] = len(texts)
+        return Extraction(kind="rtf", metadata=metadata, text=text, warnings=warnings)

@@ -48,3 +48,22 @@ def test_rtf_with_only_a_picture_warns_that_nothing_was_read(tmp_path: Path) -> 
     extraction = _extract(tmp_path, "only-image.rtf", rtf)
     assert extraction.text == ""
     assert extraction.warnings == ["no text, only 1 picture (not read: no OCR)"]
+
+
+def test_rtf_footnotes_comments_headers_and_footers_are_kept_in_marked_sections(tmp_path: Path) -> None:
+    rtf = (
+        rb"{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0 Times;}}"
+        rb"{\header \pard Harbor Lane Library\par}{\footer \pard Page \chpgn\par}"
+        rb"\pard Mead's study{\super\chftn{\footnote \pard {\super\chftn} See Sahlins for a bibliography.}} "
+        rb"is well annotated{\*\atnid AL}{\*\atnauthor Ada}\chatn{\*\annotation \pard Check the year.}.\par"
+        rb"\pard Second paragraph{\footnote \pard Caf\'e9 notes \{braced\}.}.\par}"
+    )
+    extraction = _extract(tmp_path, "notes.rtf", rtf)
+    # The body reads as before (striprtf leaves these groups out); the groups follow in sections.
+    assert extraction.text == (
+        "Mead's study is well annotated.\nSecond paragraph.\n\n"
+        "Footnotes\n[1] See Sahlins for a bibliography.\n[2] Café notes {braced}.\n\n"
+        "Comments\n[1] Check the year.\n\n"
+        "Headers and footers\nHarbor Lane Library\nPage"
+    )
+    assert extraction.metadata["footnotes"] == 2 and extraction.metadata["comments"] == 1
