@@ -1,0 +1,266 @@
+"""Text of one PDF page from PDFium's character list, with separators checked against character boxes.
+
+PDFium (through pypdfium2) keeps, for every page, a list of characters in reading order; while
+building it, PDFium inserts generated spaces and line breaks where it sees gaps between text
+objects, reorders right-to-left runs (Arabic, Hebrew) into logical order and marks a hyphen that
+splits a word across two lines with U+FFFE. ``FPDFText_GetText`` returns that list as it is
+(less a few code points PDFium uses internally, which :mod:`docbatch.processors.pdf_chars` puts back).
+(``FPDFText_GetBoundedText`` instead drops the generated line breaks between characters on the
+same baseline, which glued neighbouring table cells: ``400.01`` and ``3`` became ``400.013``.)
+
+On top of PDFium's list this module decides, from the characters' loose boxes (advance width x
+ascent-descent, in PDF points), what a generated line break really is: two characters on the same
+line are cells or columns, joined by a tab when the gap is wide or a space when narrow. Boxes are
+read only around line breaks (and, on pages that turned out to hold such columns, around spaces
+between digits), not for every character: one ctypes call costs about as much as PDFium's own work
+for a whole word, and the budget for this is a few percent of the extraction time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from docbatch.processors.pdf_chars import Box, CharBoxes, Edit, excluded_character_edits
+
+LINE_BREAK = "\r\n"
+HYPHEN_MARK = "\ufffe"  # PDFium's mark for a hyphen it judged to split a word across a line break
+
+# A gap of at least this many font heights (loose box height, about 1.1 em) between two characters
+# of one line is a column or table-cell boundary; a narrower one is an ordinary space. Word spaces
+# are 0.25-0.35 em, so a tab needs about four spaces' width.
+TAB_GAP_HEIGHTS = 1.2
+# Line breaks next to a segment shorter than this (in characters) are checked for being cell boundaries.
+CELL_LENGTH = 16
+_NO_LINE_START = frozenset(",.;:)]}!?\u2019\u201d")
+# Pages on either side of a page searched for how a hyphenated word is written elsewhere.
+EVIDENCE_PAGES = 3
+# Two boxes are on the same line when they overlap vertically by at least this share of the smaller.
+SAME_LINE_OVERLAP = 0.5
+# A following character may start this share of a height left of the previous one's end (kerning,
+# italics) and still count as following it on the line.
+BACKWARD_TOLERANCE = 0.1
+
+_DIGIT_SPACE = re.compile(r"\d (?=\d)")
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\uffff\ue000-\uf8ff]")
+# Whitespace proper; str.isspace() would also count the separator controls U+001C-U+001F.
+_WHITESPACE = re.compile("[\t\n\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+
+
+def same_line_separator(before: Box, after: Box) -> str | None:
+    """What goes between two characters PDFium separated by a line break.
+
+    Returns None when ``after`` really starts a new line (it is not beside ``before`` on the same
+    baseline band, or it lies to its left, as a new line or a right-to-left run would), ``"\\t"``
+    when it follows on the same line after a gap of at least ``TAB_GAP_HEIGHTS`` font heights (a
+    table column), and ``" "`` for a narrower gap.
+    """
+    before_left, before_bottom, before_right, before_top = before
+    after_left, after_bottom, _, after_top = after
+    height = min(before_top - before_bottom, after_top - after_bottom)
+    if height <= 0:
+        return None
+    overlap = min(before_top, after_top) - max(before_bottom, after_bottom)
+    if overlap < SAME_LINE_OVERLAP * height:
+        return None
+    gap = after_left - before_right
+    if gap < -BACKWARD_TOLERANCE * height:
+        return None
+    # The taller box sets the scale: an accent or superscript beside a full-size letter is no column.
+    return "\t" if gap >= TAB_GAP_HEIGHTS * max(before_top - before_bottom, after_top - after_bottom) else " "
+
+
+def wide_gap(before: Box, after: Box) -> bool:
+    """True when two characters of one line are a column apart (the test used for spaces between digits)."""
+    return same_line_separator(before, after) == "\t"
+
+
+def page_text(textpage: Any) -> str:
+    """The text of one page: PDFium's character list with same-line breaks turned into tabs or spaces.
+
+    ``textpage`` is a ``pypdfium2.PdfTextPage``. Line breaks come out as ``\\n``; PDFium's marks of
+    words hyphenated across a line break (U+FFFE) are left for :func:`resolve_hyphens`, which
+    looks for evidence in the whole document.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    # errors="replace": a broken UTF-16 surrogate becomes U+FFFD (counted as unreadable), never vanishes.
+    text: str = textpage.get_text_range(errors="replace")
+    char_count = pdfium_c.FPDFText_CountChars(textpage.raw)
+    edits: list[Edit] = []
+    if len(text) < char_count:
+        edits = excluded_character_edits(pdfium_c, textpage.raw, char_count, len(text))
+    if LINE_BREAK in text:
+        boxes = CharBoxes(pdfium_c, textpage.raw, len(text) == char_count)
+        line_edits = _line_break_edits(text, boxes)
+        if any(separator == "\t" for _, _, separator in line_edits):
+            line_edits.extend(_digit_space_edits(text, boxes))
+        edits.extend(line_edits)
+    if edits:
+        text = _apply_edits(text, sorted(edits))
+    return text.replace(LINE_BREAK, "\n").replace("\r", "\n")
+
+
+def _line_break_edits(text: str, boxes: CharBoxes) -> list[Edit]:
+    """A separator for each line break that PDFium put between two characters of one line.
+
+    Boxes cost a ctypes call each, so only breaks that look like they might not end a line are
+    examined (:func:`_may_be_same_line`); an unexamined break stays a line break, which still
+    separates the text on both sides.
+    """
+    edits: list[Edit] = []
+    position = -2
+    for before_text, after_text in itertools.pairwise(text.split(LINE_BREAK)):
+        position += len(before_text) + 2  # the index of this break's "\r"
+        if not _may_be_same_line(before_text, after_text):
+            continue
+        before = boxes.at(position - 1)
+        after = boxes.at(position + 2) if before is not None else None
+        if before is not None and after is not None:
+            separator = same_line_separator(before, after)
+            if separator is not None:
+                edits.append((position, position + 2, separator))
+    return edits
+
+
+def _may_be_same_line(before: str, after: str) -> bool:
+    """Whether a line break between two pieces of text is worth checking against the boxes.
+
+    True for cell-sized pieces, for a piece that starts with punctuation no line starts with (text
+    resumed after a subscript: "X_i, i = 1"), and for a one- or two-character token on both sides
+    (an exponent: "R" "2 oder").
+    """
+    if not before or not after:
+        return False
+    if len(before) < CELL_LENGTH or len(after) < CELL_LENGTH or after[0] in _NO_LINE_START:
+        return True
+    return len(before) - before.rfind(" ") <= 3 and after.find(" ") in (1, 2)
+
+
+def _digit_space_edits(text: str, boxes: CharBoxes) -> list[Edit]:
+    """On a page with table columns, a space between two numbers that spans a column gap becomes a tab.
+
+    PDFium writes a space rather than a line break when two cells are somewhat closer; without this,
+    rows of one table would be separated differently ("1200.01 11" beside "400.01\\t3").
+    """
+    edits: list[Edit] = []
+    for match in _DIGIT_SPACE.finditer(text):
+        space = match.start() + 1
+        before, after = boxes.at(space - 1), boxes.at(space + 1)
+        if before is not None and after is not None and wide_gap(before, after):
+            edits.append((space, space + 1, "\t"))
+    return edits
+
+
+def _apply_edits(text: str, edits: list[Edit]) -> str:
+    if not edits:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for start, end, replacement in edits:
+        pieces.append(text[position:start])
+        pieces.append(replacement)
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def resolve_hyphens(page_texts: list[str]) -> list[str]:
+    """Join the words PDFium marked as hyphenated across a line break (U+FFFE), page by page.
+
+    "exam\\ufffeple" becomes "example". The hyphen is kept ("Schwarz-Weiß") when the text itself
+    says it belongs to the word (:func:`hyphen_join`), searching the page and the
+    ``EVIDENCE_PAGES`` pages on either side of it (the whole of a long document cost more than
+    the rest of its extraction). A mark with no word after it (end of a page or column) becomes a
+    plain hyphen. Returns the page texts in the same order.
+    """
+    resolved = list(page_texts)
+    for number, text in enumerate(page_texts):
+        if HYPHEN_MARK in text:
+            nearby = page_texts[max(0, number - EVIDENCE_PAGES) : number + EVIDENCE_PAGES + 1]
+            resolved[number] = _resolve_page_hyphens(text, _Evidence(text, nearby))
+    return resolved
+
+
+class _Evidence:
+    """Searches a page, then its neighbours, for a written form of a word."""
+
+    def __init__(self, page: str, nearby: list[str]) -> None:
+        self._page = page
+        self._nearby = nearby
+        self._joined: str | None = None
+
+    def contains(self, form: str) -> bool:
+        if form in self._page:
+            return True
+        if self._joined is None:
+            self._joined = "\n".join(self._nearby)
+        return form in self._joined
+
+
+def _resolve_page_hyphens(text: str, document: _Evidence) -> str:
+    pieces: list[str] = []
+    start = 0
+    mark = text.find(HYPHEN_MARK)
+    while mark >= 0:
+        head_match = _WORD_END.search(text, max(0, mark - 64), mark)
+        head = head_match.group() if head_match else ""
+        tail_match = _WORD_START.match(text, mark + 1)
+        tail = tail_match.group() if tail_match else ""
+        pieces.append(text[start:mark])
+        pieces.append(hyphen_join(head, tail, document.contains))
+        start = mark + 1
+        mark = text.find(HYPHEN_MARK, start)
+    pieces.append(text[start:])
+    return "".join(pieces)
+
+
+_WORD_END = re.compile(r"\w+$")
+_WORD_START = re.compile(r"\w*")
+
+
+def hyphen_join(head: str, tail: str, appears: Callable[[str], bool]) -> str:
+    """What joins the two parts of a word split at a line-end hyphen: "" (a soft hyphen) or "-".
+
+    The hyphen is kept when the part after it does not start with a lower-case letter ("COVID-19",
+    "Schwarz-Weiß"), the part before ends in a capital or digit ("REC-xml"), or ``appears`` (a
+    search of the document's text) finds the hyphenated form and not the joined one ("dual-encoder").
+    """
+    if not tail or not tail[0].islower() or not head:
+        return "-"
+    if head[-1].isupper() or head[-1].isdigit():
+        return "-"
+    if appears(f"{head}-{tail}") and not appears(f"{head}{tail}"):
+        return "-"
+    return ""
+
+
+def is_mostly_unreadable(text: str) -> bool:
+    """True when more than half of the page's visible characters are U+FFFD, control or private-use characters.
+
+    That is what a font without a ToUnicode map (PDF 32000-1 §9.10.2) gives: glyph codes passed
+    through as characters. Whitespace does not count either way.
+    """
+    if "\ufffd" not in text and text.replace("\n", " ").replace("\t", " ").isprintable():
+        return False  # the common case, decided by C-speed scans
+    unreadable = len(_UNREADABLE.findall(text))
+    if not unreadable:
+        return False
+    visible = len(text) - sum(len(run) for run in _WHITESPACE.findall(text))
+    return unreadable * 2 > visible
+
+
+def page_ranges(numbers: list[int]) -> str:
+    """ "pages 2, 5-7" or "page 3" for a sorted list of page numbers."""
+    spans: list[str] = []
+    index = 0
+    while index < len(numbers):
+        end = index
+        while end + 1 < len(numbers) and numbers[end + 1] == numbers[end] + 1:
+            end += 1
+        first, last = numbers[index], numbers[end]
+        spans.append(str(first) if first == last else f"{first}-{last}")
+        index = end + 1
+    return ("page " if len(numbers) == 1 else "pages ") + ", ".join(spans)
