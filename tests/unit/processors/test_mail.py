@@ -4,17 +4,12 @@ import base64
 from email.message import EmailMessage
 from pathlib import Path
 
-from docbatch.executors.worker import run_job
-from docbatch.models import Extraction, JobSpec, JobState
+from docbatch.models import Extraction
+from tests.helpers.extraction import extract_bytes
 
 
 def _extract(tmp_path: Path, data: bytes, name: str = "message.eml") -> Extraction:
-    path = tmp_path / name
-    path.write_bytes(data)
-    result = run_job(JobSpec(source_id=name, path=str(path), size=len(data)))
-    assert result.state is JobState.SUCCEEDED, result.message
-    assert result.extraction is not None
-    return result.extraction
+    return extract_bytes(tmp_path, name, data)
 
 
 def _body(extraction: Extraction) -> str:

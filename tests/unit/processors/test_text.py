@@ -2,17 +2,12 @@
 
 from pathlib import Path
 
-from docbatch.executors.worker import run_job
-from docbatch.models import Extraction, JobSpec, JobState
+from docbatch.models import Extraction
+from tests.helpers.extraction import extract_bytes
 
 
 def _extract(tmp_path: Path, name: str, data: bytes) -> Extraction:
-    path = tmp_path / name
-    path.write_bytes(data)
-    result = run_job(JobSpec(source_id=name, path=str(path), size=len(data)))
-    assert result.state is JobState.SUCCEEDED, result.message
-    assert result.extraction is not None
-    return result.extraction
+    return extract_bytes(tmp_path, name, data)
 
 
 def test_bomless_utf16_text_has_no_nul_characters(tmp_path: Path) -> None:

@@ -5,16 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from docbatch.executors.worker import run_job
-from docbatch.models import Extraction, JobSpec, JobState
+from docbatch.models import Extraction
 from docbatch.processors.htmlencoding import prescan_meta_charset
+from tests.helpers.extraction import extract_file
 
 
 def _extract(path: Path) -> Extraction:
-    result = run_job(JobSpec(source_id=path.name, path=str(path), size=path.stat().st_size))
-    assert result.state is JobState.SUCCEEDED, result.message
-    assert result.extraction is not None
-    return result.extraction
+    return extract_file(path)
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:

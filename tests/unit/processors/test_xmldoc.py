@@ -1,14 +1,13 @@
 from pathlib import Path
 
-from docbatch.executors.worker import run_job
-from docbatch.models import Extraction, JobSpec, JobState
+from docbatch.models import Extraction
+from tests.helpers.extraction import extract_file
 
 
 def _extract(path: Path) -> Extraction:
-    result = run_job(JobSpec(source_id=path.name, path=str(path), size=path.stat().st_size))
-    assert result.state is JobState.SUCCEEDED, result.message
-    assert result.extraction is not None and result.kind == "xml"
-    return result.extraction
+    extraction = extract_file(path)
+    assert extraction.kind == "xml"
+    return extraction
 
 
 def test_an_rss_feed_gives_each_item_with_its_html_body_as_readable_text(tmp_path: Path) -> None:
