@@ -32,6 +32,8 @@ HYPHEN_MARK = "\ufffe"  # PDFium's mark for a hyphen it judged to split a word a
 # of one line is a column or table-cell boundary; a narrower one is an ordinary space. Word spaces
 # are 0.25-0.35 em, so a tab needs about four spaces' width.
 TAB_GAP_HEIGHTS = 1.2
+# Below this many font heights a gap is no space (word spaces are 0.25-0.35 em, about 0.25 heights).
+TIGHT_GAP_HEIGHTS = 0.12
 # Line breaks next to a segment shorter than this (in characters) are checked for being cell boundaries.
 CELL_LENGTH = 16
 _NO_LINE_START = frozenset(",.;:)]}!?\u2019\u201d")
@@ -49,13 +51,16 @@ _UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\uffff\ue000
 _WHITESPACE = re.compile("[\t\n\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 
 
-def same_line_separator(before: Box, after: Box) -> str | None:
+def same_line_separator(before: Box, after: Box, *, punctuation_follows: bool = False) -> str | None:
     """What goes between two characters PDFium separated by a line break.
 
     Returns None when ``after`` really starts a new line (it is not beside ``before`` on the same
     baseline band, or it lies to its left, as a new line or a right-to-left run would), ``"\\t"``
     when it follows on the same line after a gap of at least ``TAB_GAP_HEIGHTS`` font heights (a
-    table column), and ``" "`` for a narrower gap.
+    table column), and ``" "`` for a narrower gap. The exception is punctuation closing up to the
+    character before it (a comma after a superscript, "Eich∗,"): ``""`` when the gap is narrower
+    than ``TIGHT_GAP_HEIGHTS``. Other characters never join: a footnote mark after a number must
+    not become one of its digits.
     """
     before_left, before_bottom, before_right, before_top = before
     after_left, after_bottom, _, after_top = after
@@ -68,6 +73,8 @@ def same_line_separator(before: Box, after: Box) -> str | None:
     gap = after_left - before_right
     if gap < -BACKWARD_TOLERANCE * height:
         return None
+    if punctuation_follows and gap < TIGHT_GAP_HEIGHTS * height:
+        return ""
     # The taller box sets the scale: an accent or superscript beside a full-size letter is no column.
     return "\t" if gap >= TAB_GAP_HEIGHTS * max(before_top - before_bottom, after_top - after_bottom) else " "
 
@@ -82,7 +89,7 @@ def page_text(textpage: Any) -> str:
 
     ``textpage`` is a ``pypdfium2.PdfTextPage``. Line breaks come out as ``\\n``; PDFium's marks of
     words hyphenated across a line break (U+FFFE) are left for :func:`resolve_hyphens`, which
-    looks for evidence in the whole document.
+    looks for evidence on the neighbouring pages too.
     """
     import pypdfium2.raw as pdfium_c
 
@@ -119,7 +126,7 @@ def _line_break_edits(text: str, boxes: CharBoxes) -> list[Edit]:
         before = boxes.at(position - 1)
         after = boxes.at(position + 2) if before is not None else None
         if before is not None and after is not None:
-            separator = same_line_separator(before, after)
+            separator = same_line_separator(before, after, punctuation_follows=after_text[0] in _NO_LINE_START)
             if separator is not None:
                 edits.append((position, position + 2, separator))
     return edits
@@ -155,11 +162,12 @@ def _digit_space_edits(text: str, boxes: CharBoxes) -> list[Edit]:
 
 
 def _apply_edits(text: str, edits: list[Edit]) -> str:
-    if not edits:
-        return text
+    """Apply sorted edits; an edit starting inside the previous one's span is applied at its end."""
     pieces: list[str] = []
     position = 0
     for start, end, replacement in edits:
+        start = max(start, position)
+        end = max(end, start)
         pieces.append(text[position:start])
         pieces.append(replacement)
         position = end
@@ -224,15 +232,17 @@ _WORD_START = re.compile(r"\w*")
 def hyphen_join(head: str, tail: str, appears: Callable[[str], bool]) -> str:
     """What joins the two parts of a word split at a line-end hyphen: "" (a soft hyphen) or "-".
 
-    The hyphen is kept when the part after it does not start with a lower-case letter ("COVID-19",
-    "Schwarz-Weiß"), the part before ends in a capital or digit ("REC-xml"), or ``appears`` (a
-    search of the document's text) finds the hyphenated form and not the joined one ("dual-encoder").
+    ``appears`` searches the nearby text: when exactly one of the joined and the hyphenated form is
+    written there, that form wins ("TraceMonkey", "dual-encoder"). Otherwise the hyphen is kept
+    when the part after it does not start with a lower-case letter ("COVID-19", "Schwarz-Weiß")
+    or the part before ends in a capital or digit ("REC-xml"), and dropped in every other case.
     """
-    if not tail or not tail[0].islower() or not head:
+    if not head or not tail:
         return "-"
-    if head[-1].isupper() or head[-1].isdigit():
-        return "-"
-    if appears(f"{head}-{tail}") and not appears(f"{head}{tail}"):
+    joined_seen, hyphenated_seen = appears(head + tail), appears(f"{head}-{tail}")
+    if joined_seen != hyphenated_seen:
+        return "" if joined_seen else "-"
+    if not tail[0].islower() or head[-1].isupper() or head[-1].isdigit():
         return "-"
     return ""
 

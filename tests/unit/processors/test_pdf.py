@@ -152,6 +152,7 @@ def test_hyphen_join_keeps_hyphens_that_belong_to_the_word() -> None:
     assert hyphen_join("Schwarz", "Weiß", lambda form: False) == "-"  # capital after the hyphen
     assert hyphen_join("COVID", "19", lambda form: False) == "-"
     assert hyphen_join("REC", "xmlbase", lambda form: False) == "-"  # capital before it
+    assert hyphen_join("Trace", "Monkey", lambda form: form == "TraceMonkey") == ""  # written joined nearby
     # The hyphenated form written elsewhere in the document (here: on another page) keeps the hyphen.
     pages = ["a simple dual\ufffeencoder framework", "the dual-encoder is trained", "end of a column\ufffe"]
     assert resolve_hyphens(pages) == [
@@ -240,6 +241,9 @@ def test_same_line_separator_from_character_boxes() -> None:
     assert same_line_separator(cell, (100.0, 486.0, 107.0, 498.0)) is None  # the next line
     assert same_line_separator(cell, (40.0, 500.0, 47.0, 512.0)) is None  # back to the left
     assert same_line_separator(cell, (110.0, 500.0, 110.0, 500.0)) is None  # a box without height
+    touching = (107.5, 500.0, 110.0, 512.0)
+    assert same_line_separator(cell, touching) == " "  # a footnote mark never becomes a digit of a number
+    assert same_line_separator(cell, touching, punctuation_follows=True) == ""  # "Eich∗," stays closed up
 
 
 # --- metadata --------------------------------------------------------------------------------------
