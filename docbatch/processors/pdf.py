@@ -16,7 +16,7 @@ from pydantic import JsonValue
 from docbatch.errors import CorruptDocument, EncryptedDocument
 from docbatch.models import Extraction, Page
 from docbatch.processors.base import Processor, SourceFile
-from docbatch.processors.pdf_text import is_mostly_unreadable, page_ranges, page_text, resolve_hyphens
+from docbatch.processors.pdf_text import PageText, is_mostly_unreadable, page_ranges, page_text, resolve_hyphens
 
 # Document information entries that hold dates (PDF 32000-1 §14.3.3), as get_metadata_dict names them.
 DATE_KEYS = ("CreationDate", "ModDate")
@@ -47,13 +47,18 @@ class PdfProcessor(Processor):
             raise CorruptDocument(f"PDFium cannot open it: {message}") from error
         warnings: list[str] = []
         try:
-            texts = [_page_text(document, index, warnings) for index in range(len(document))]
+            page_texts = [_page_text(document, index, warnings) for index in range(len(document))]
             metadata = document_metadata(document.get_metadata_dict(skip_empty=True))
-            metadata["page_count"] = len(texts)
+            metadata["page_count"] = len(page_texts)
             metadata["pdf_version"] = _pdf_version(document)
         finally:
             document.close()
-        texts = resolve_hyphens(texts)
+        off_page = [index + 1 for index, page in enumerate(page_texts) if page.off_page_lines]
+        if off_page:
+            lines = sum(page.off_page_lines for page in page_texts)
+            noun = "line" if lines == 1 else "lines"
+            warnings.append(f"{page_ranges(off_page)}: {lines} {noun} of text outside the visible page area left out")
+        texts = resolve_hyphens([page.text for page in page_texts])
         pages = [Page(number=index + 1, text=text) for index, text in enumerate(texts)]
         unreadable = [page.number for page in pages if page.text and is_mostly_unreadable(page.text)]
         if unreadable:
@@ -131,18 +136,18 @@ def _iso_time(parts: dict[str, Any]) -> str | None:
     return time
 
 
-def _page_text(document: Any, index: int, warnings: list[str]) -> str:
+def _page_text(document: Any, index: int, warnings: list[str]) -> PageText:
     import pypdfium2 as pdfium
 
     try:
         page = document[index]
     except pdfium.PdfiumError as error:
         warnings.append(f"page {index + 1}: cannot load: {error}")
-        return ""
+        return PageText("")
     try:
         textpage = page.get_textpage()
         try:
-            return page_text(textpage)
+            return page_text(textpage, page.get_bbox())
         finally:
             textpage.close()
     finally:

@@ -10,17 +10,18 @@ same baseline, which glued neighbouring table cells: ``400.01`` and ``3`` became
 
 On top of PDFium's list this module decides, from the characters' loose boxes (advance width x
 ascent-descent, in PDF points), what a generated line break really is: two characters on the same
-line are cells or columns, joined by a tab when the gap is wide or a space when narrow. Boxes are
-read only around line breaks (and, on pages that turned out to hold such columns, around spaces
-between digits), not for every character: one ctypes call costs about as much as PDFium's own work
-for a whole word, and the budget for this is a few percent of the extraction time.
+line are cells or columns, joined by a tab when the gap is wide or a space when narrow; a line
+whose first character lies outside the visible page is left out (and counted). Boxes are read only
+at line starts, around some line breaks and, on pages that turned out to hold table columns, around
+spaces between digits, never for every character: one ctypes call costs about as much as PDFium's
+own work for a whole word, and the budget for all of this is a few percent of the extraction time.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from docbatch.processors.pdf_chars import Box, CharBoxes, Edit, excluded_character_edits
@@ -84,12 +85,14 @@ def wide_gap(before: Box, after: Box) -> bool:
     return same_line_separator(before, after) == "\t"
 
 
-def page_text(textpage: Any) -> str:
+def page_text(textpage: Any, page_box: Box | None = None) -> PageText:
     """The text of one page: PDFium's character list with same-line breaks turned into tabs or spaces.
 
-    ``textpage`` is a ``pypdfium2.PdfTextPage``. Line breaks come out as ``\\n``; PDFium's marks of
-    words hyphenated across a line break (U+FFFE) are left for :func:`resolve_hyphens`, which
-    looks for evidence on the neighbouring pages too.
+    ``textpage`` is a ``pypdfium2.PdfTextPage``; ``page_box`` the page's visible area (PDF points,
+    left, bottom, right, top). Lines whose first and last characters lie wholly outside it (the other
+    half of a two-page spread, text parked off the page) are left out and counted. Line breaks come out
+    as ``\\n``; PDFium's marks of words hyphenated across a line break (U+FFFE) are left for
+    :func:`resolve_hyphens`, which looks for evidence on the neighbouring pages too.
     """
     import pypdfium2.raw as pdfium_c
 
@@ -99,37 +102,65 @@ def page_text(textpage: Any) -> str:
     edits: list[Edit] = []
     if len(text) < char_count:
         edits = excluded_character_edits(pdfium_c, textpage.raw, char_count, len(text))
-    if LINE_BREAK in text:
-        boxes = CharBoxes(pdfium_c, textpage.raw, len(text) == char_count)
-        line_edits = _line_break_edits(text, boxes)
-        if any(separator == "\t" for _, _, separator in line_edits):
-            line_edits.extend(_digit_space_edits(text, boxes))
-        edits.extend(line_edits)
+    boxes = CharBoxes(pdfium_c, textpage.raw, len(text) == char_count)
+    line_edits, off_page = _line_edits(text, boxes, page_box)
+    if any(separator == "\t" for _, _, separator in line_edits):
+        line_edits.extend(_digit_space_edits(text, boxes))
+    edits.extend(line_edits)
     if edits:
         text = _apply_edits(text, sorted(edits))
-    return text.replace(LINE_BREAK, "\n").replace("\r", "\n")
+    return PageText(text.replace(LINE_BREAK, "\n").replace("\r", "\n"), off_page)
 
 
-def _line_break_edits(text: str, boxes: CharBoxes) -> list[Edit]:
-    """A separator for each line break that PDFium put between two characters of one line.
+@dataclass(frozen=True)
+class PageText:
+    """A page's text and how many of its lines lay outside the page's visible area (left out)."""
 
-    Boxes cost a ctypes call each, so only breaks that look like they might not end a line are
-    examined (:func:`_may_be_same_line`); an unexamined break stays a line break, which still
-    separates the text on both sides.
+    text: str
+    off_page_lines: int = 0
+
+
+def _line_edits(text: str, boxes: CharBoxes, page_box: Box | None) -> tuple[list[Edit], int]:
+    """Edits for PDFium's line breaks and for lines outside the page; the count of those lines.
+
+    A line break between two characters of one line gets a separator. Boxes cost a ctypes call
+    each, so only breaks that look like they might not end a line are examined
+    (:func:`_may_be_same_line`); an unexamined break stays a line break, which still separates the
+    text on both sides. A line is outside the page when the boxes of its first and last characters
+    are (a line running from outside onto the page is kept whole: nothing visible is lost).
     """
     edits: list[Edit] = []
-    position = -2
-    for before_text, after_text in itertools.pairwise(text.split(LINE_BREAK)):
-        position += len(before_text) + 2  # the index of this break's "\r"
-        if not _may_be_same_line(before_text, after_text):
-            continue
-        before = boxes.at(position - 1)
-        after = boxes.at(position + 2) if before is not None else None
-        if before is not None and after is not None:
-            separator = same_line_separator(before, after, punctuation_follows=after_text[0] in _NO_LINE_START)
-            if separator is not None:
-                edits.append((position, position + 2, separator))
-    return edits
+    off_page = 0
+    start = 0  # index of the current line's first character
+    lines = text.split(LINE_BREAK)
+    for number, line in enumerate(lines):
+        end = start + len(line)  # index of the "\r" after it
+        if (
+            line
+            and page_box is not None
+            and _outside(boxes.at(start), page_box)
+            and _outside(boxes.at(end - 1), page_box)
+        ):
+            edits.append((start, end + 2, ""))
+            off_page += 1
+        elif number + 1 < len(lines) and _may_be_same_line(line, lines[number + 1]):
+            before = boxes.at(end - 1)
+            after = boxes.at(end + 2) if before is not None else None
+            if before is not None and after is not None:
+                tight = lines[number + 1][0] in _NO_LINE_START
+                separator = same_line_separator(before, after, punctuation_follows=tight)
+                if separator is not None:
+                    edits.append((end, end + 2, separator))
+        start = end + 2
+    return edits, off_page
+
+
+def _outside(box: Box | None, page_box: Box) -> bool:
+    if box is None:
+        return False
+    left, bottom, right, top = box
+    page_left, page_bottom, page_right, page_top = page_box
+    return right < page_left or left > page_right or top < page_bottom or bottom > page_top
 
 
 def _may_be_same_line(before: str, after: str) -> bool:

@@ -164,6 +164,19 @@ def test_hyphen_join_keeps_hyphens_that_belong_to_the_word() -> None:
     assert resolve_hyphens(["a co\ufffeoperative; cooperative; co-operative"])[0].startswith("a cooperative;")
 
 
+def test_text_outside_the_visible_page_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    # The other half of a two-page spread: drawn left of the page, where no reader sees it.
+    spread = b"BT /F1 12 Tf -400 200 Td (Left half of the spread) Tj ET BT /F1 12 Tf 50 300 Td (Visible text) Tj ET"
+    extraction = _extract(_write(tmp_path, _raw_pdf([spread])))
+    assert extraction.text == "Visible text"
+    assert "page 1: 1 line of text outside the visible page area left out" in extraction.warnings
+    # A line that runs from outside onto the page is kept whole: nothing visible is lost.
+    running_on = b"BT /F1 12 Tf -400 300 Td (Starts off the page) Tj ET BT /F1 12 Tf 50 300 Td (Visible text) Tj ET"
+    extraction = _extract(_write(tmp_path, _raw_pdf([running_on]), "running-on.pdf"))
+    assert extraction.text == "Starts off the page Visible text"
+    assert extraction.warnings == []
+
+
 # --- right-to-left text ----------------------------------------------------------------------------
 
 HEBREW = "שלום עולם"  # "hello world", logical order
