@@ -33,6 +33,8 @@ HYPHEN_MARK = "\ufffe"  # PDFium's mark for a hyphen it judged to split a word a
 # of one line is a column or table-cell boundary; a narrower one is an ordinary space. Word spaces
 # are 0.25-0.35 em, so a tab needs about four spaces' width.
 TAB_GAP_HEIGHTS = 1.2
+# Every this many lines one is tested for lying outside the page (all of them if one does).
+OFF_PAGE_SAMPLE = 6
 # Below this many font heights a gap is no space (word spaces are 0.25-0.35 em, about 0.25 heights).
 TIGHT_GAP_HEIGHTS = 0.12
 # Line breaks next to a segment shorter than this (in characters) are checked for being cell boundaries.
@@ -127,20 +129,19 @@ def _line_edits(text: str, boxes: CharBoxes, page_box: Box | None) -> tuple[list
     each, so only breaks that look like they might not end a line are examined
     (:func:`_may_be_same_line`); an unexamined break stays a line break, which still separates the
     text on both sides. A line is outside the page when the boxes of its first and last characters
-    are (a line running from outside onto the page is kept whole: nothing visible is lost).
+    are (a line running from outside onto the page is kept whole: nothing visible is lost); every
+    line is tested only on pages where a sample of lines (:func:`_has_text_off_page`) found one.
     """
+    lines = text.split(LINE_BREAK)
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 2)
+    test_lines = page_box is not None and _has_text_off_page(lines, starts, boxes, page_box)
     edits: list[Edit] = []
     off_page = 0
-    start = 0  # index of the current line's first character
-    lines = text.split(LINE_BREAK)
-    for number, line in enumerate(lines):
-        end = start + len(line)  # index of the "\r" after it
-        if (
-            line
-            and page_box is not None
-            and _outside(boxes.at(start), page_box)
-            and _outside(boxes.at(end - 1), page_box)
-        ):
+    for number, (line, start) in enumerate(zip(lines, starts, strict=True)):
+        end = start + len(line)  # index of the "\r" after the line
+        if test_lines and line and _line_outside(boxes, start, end, page_box):
             edits.append((start, end + 2, ""))
             off_page += 1
         elif number + 1 < len(lines) and _may_be_same_line(line, lines[number + 1]):
@@ -151,8 +152,21 @@ def _line_edits(text: str, boxes: CharBoxes, page_box: Box | None) -> tuple[list
                 separator = same_line_separator(before, after, punctuation_follows=tight)
                 if separator is not None:
                     edits.append((end, end + 2, separator))
-        start = end + 2
     return edits, off_page
+
+
+def _has_text_off_page(lines: list[str], starts: list[int], boxes: CharBoxes, page_box: Box) -> bool:
+    """Whether any of every ``OFF_PAGE_SAMPLE``-th line (and the last) starts outside the page.
+
+    Text off the page comes in blocks (the other half of a spread, a parked text frame), so a
+    sample finds it; a stray single line may be missed and is then kept, as PDFium gives it.
+    """
+    sample = [*range(0, len(lines), OFF_PAGE_SAMPLE), len(lines) - 1]
+    return any(lines[number] and _outside(boxes.at(starts[number]), page_box) for number in sample)
+
+
+def _line_outside(boxes: CharBoxes, start: int, end: int, page_box: Box | None) -> bool:
+    return page_box is not None and _outside(boxes.at(start), page_box) and _outside(boxes.at(end - 1), page_box)
 
 
 def _outside(box: Box | None, page_box: Box) -> bool:
