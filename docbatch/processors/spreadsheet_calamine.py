@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from docbatch.errors import CorruptDocument, DocumentTooLarge, EncryptedDocument
-from docbatch.processors.spreadsheet_grid import CellBudget, SheetText
+from docbatch.processors.spreadsheet_grid import CellBudget, SheetText, flattened_cells_warning
 from docbatch.processors.spreadsheet_values import datetime_text, duration_text, number_text
 from docbatch.processors.ziputil import check_archive
 
@@ -58,6 +58,10 @@ def read_with_calamine(path: Path, budget: CellBudget, warnings: list[str]) -> l
                     warnings.append(f"sheet {metadata.name!r} cannot be read: {error}")
                 continue
             _fill(sheet, rows)
+            warnings.extend(sheet.layout_warnings())
+    flattened = flattened_cells_warning(sum(sheet.flattened_cells for sheet in sheets))
+    if flattened:
+        warnings.append(flattened)
     return sheets
 
 
@@ -72,10 +76,12 @@ class CalamineSheetText(SheetText):
 def _fill(sheet: SheetText, rows: Any) -> None:
     if rows.height * rows.width > MAX_GRID_CELLS:
         raise DocumentTooLarge(f"sheet {sheet.name!r}: {rows.height} rows by {rows.width} columns")
-    first_row = rows.start[0] if rows.start else 0
+    # python-calamine (0.9) yields every row from the sheet's first (leading empty rows included) but
+    # each row's values only from the first used column on.
+    first_column = rows.start[1] if rows.start else 0
     for index, row in enumerate(rows.iter_rows()):
-        cells = [(column, _cell_text(value)) for column, value in enumerate(row) if value != ""]
-        sheet.add_row(first_row + index, cells)
+        cells = [(first_column + column, _cell_text(value)) for column, value in enumerate(row) if value != ""]
+        sheet.add_row(index + 1, cells)
 
 
 def _open_error(error: Exception) -> Exception:

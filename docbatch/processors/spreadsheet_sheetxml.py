@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from docbatch.errors import DocumentTooLarge
-from docbatch.processors.spreadsheet_grid import SheetText
+from docbatch.processors.spreadsheet_grid import SheetText, column_letters
 from docbatch.processors.spreadsheet_ooxml import MAIN_NS, WorkbookParts, unescape_xstring
 from docbatch.processors.spreadsheet_values import number_text, serial_text
 
@@ -27,11 +27,13 @@ _FORMULA_TOKEN = re.compile(r'"(?:[^"]|"")*"|(?<![A-Za-z0-9_.$])(\$?)([A-Z]{1,3}
 @dataclass
 class SheetRead:
     """One worksheet's text and what the reader had to make up for: ``formulas_shown`` counts cells
-    whose formula had no saved value (their formula text is shown instead); ``problem`` says why the
+    whose formula had no saved value (their formula text is shown instead); ``missing_strings`` counts
+    cells pointing at a shared string the table does not hold (left empty); ``problem`` says why the
     sheet could only be read in part (None when it was read whole)."""
 
     text: SheetText
     formulas_shown: int = 0
+    missing_strings: int = 0
     problem: str | None = None
 
 
@@ -55,6 +57,7 @@ def read_worksheet(data: bytes, sheet: SheetText, workbook: WorkbookParts) -> Sh
     except Exception as error:  # expat's errors or our refusals, after the rows read so far
         result.problem = f"its XML is broken after row {reader.row} ({error}); the rows before are kept"
     result.formulas_shown = reader.formulas_shown
+    result.missing_strings = reader.missing_strings
     return result
 
 
@@ -83,6 +86,7 @@ class _SheetParser:
         self.workbook = workbook
         self.sheet = sheet
         self.formulas_shown = 0
+        self.missing_strings = 0
         self.shared: dict[str, _SharedFormula] = {}
         self.columns: dict[str, int] = {}
         self.row = 0
@@ -174,6 +178,8 @@ class _SheetParser:
         self.column = self._resolve_column()
         kind = attributes.get("t", "n")
         value = self.value
+        if self.formula is not None:
+            self._remember_shared_formula(self.formula)
         if kind == "inlineStr" and self.inline is not None:
             text = unescape_xstring("".join(self.inline))
         elif value is None or (value == "" and kind != "str"):
@@ -201,7 +207,10 @@ class _SheetParser:
         if kind == "s":
             strings = self.workbook.shared_strings
             index = int(value) if value.strip().isdigit() else -1
-            return strings[index] if 0 <= index < len(strings) else ""
+            if 0 <= index < len(strings):
+                return strings[index]
+            self.missing_strings += 1
+            return ""
         if kind in {"str", "inlineStr"}:
             return unescape_xstring(value)
         if kind == "b":
@@ -225,16 +234,20 @@ class _SheetParser:
                 return shown
         return number_text(number)
 
+    def _remember_shared_formula(self, formula: tuple[str, dict[str, str]]) -> None:
+        """Keep a shared formula's master (the cell that writes its text, §18.3.1.40), whether or not
+        the master has a saved value: its dependents may have none."""
+        text, attributes = formula
+        if text and attributes.get("t") == "shared":
+            self.shared[attributes.get("si", "")] = _SharedFormula(self.row, self.column, text)
+
     def _formula_text(self, formula: tuple[str, dict[str, str]]) -> str:
         """``=FORMULA`` for a formula saved without a value; a shared formula's dependent cell gets
         the master's formula with its relative references moved by the offset (§18.3.1.40)."""
         text, attributes = formula
-        if attributes.get("t") == "shared":
-            index = attributes.get("si", "")
-            if text:
-                self.shared[index] = _SharedFormula(self.row, self.column, text)
-            elif index in self.shared:
-                master = self.shared[index]
+        if not text and attributes.get("t") == "shared":
+            master = self.shared.get(attributes.get("si", ""))
+            if master is not None:
                 text = shift_references(master.text, self.row - master.row, self.column - master.column)
         if not text:
             return ""
@@ -256,7 +269,7 @@ def shift_references(formula: str, rows: int, columns: int) -> str:
         row = int(digits) + (0 if row_absolute else rows)
         if column < 0 or row < 1:
             return match.group(0)
-        return f"{column_absolute}{_index_to_letters(column)}{row_absolute}{row}"
+        return f"{column_absolute}{column_letters(column)}{row_absolute}{row}"
 
     return _FORMULA_TOKEN.sub(shift, formula)
 
@@ -266,12 +279,3 @@ def _letters_to_index(letters: str) -> int:
     for letter in letters:
         index = index * 26 + (ord(letter) - 64)
     return index - 1
-
-
-def _index_to_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters

@@ -19,7 +19,7 @@ from docbatch.models import Page
 from docbatch.processors.charts import read_chart
 from docbatch.processors.markup import escape_markdown
 from docbatch.processors.opc import REL_NS, OpcPackage
-from docbatch.processors.spreadsheet_grid import CellBudget, SheetText
+from docbatch.processors.spreadsheet_grid import CellBudget, SheetText, flattened_cells_warning
 from docbatch.processors.spreadsheet_ooxml import MAIN_NS, SheetEntry, WorkbookParts, read_workbook, rich_text
 from docbatch.processors.spreadsheet_sheetxml import read_worksheet
 
@@ -46,12 +46,13 @@ def read_ooxml(path: Path, budget: CellBudget | None = None) -> WorkbookText:
             raise CorruptDocument("the workbook lists no sheets")
         result = WorkbookText()
         rows_per_sheet: dict[str, JsonValue] = {}
-        formulas_shown = charts = 0
+        formulas_shown = charts = flattened_cells = 0
         for number, entry in enumerate(workbook.sheets, start=1):
             sheet = SheetText(entry.name, budget)
             shown, sheet_charts = _read_sheet(package, entry, workbook, sheet, result.warnings)
             formulas_shown += shown
             charts += len(sheet_charts)
+            flattened_cells += sheet.flattened_cells
             rows_per_sheet[entry.name] = sheet.rows_with_data
             result.pages.append(_page(number, entry, sheet, sheet_charts))
         result.metadata = _metadata(package, workbook, rows_per_sheet, charts)
@@ -59,6 +60,9 @@ def read_ooxml(path: Path, budget: CellBudget | None = None) -> WorkbookText:
         result.title = title if isinstance(title, str) else None
     if formulas_shown:
         result.warnings.append(_formula_warning(formulas_shown))
+    flattened = flattened_cells_warning(flattened_cells)
+    if flattened:
+        result.warnings.append(flattened)
     return result
 
 
@@ -75,6 +79,9 @@ def _read_sheet(
         shown = read.formulas_shown
         if read.problem:
             warnings.append(f"sheet {entry.name!r}: {read.problem}")
+        if read.missing_strings:
+            warnings.append(f"sheet {entry.name!r}: {_missing_strings_text(read.missing_strings)}")
+        warnings.extend(sheet.layout_warnings())
     sheet.comments = _comments(package, entry.part, warnings)
     charts = []
     for chart_part in _chart_parts(package, entry.part, warnings):
@@ -166,3 +173,9 @@ def _formula_warning(count: int) -> str:
     if count == 1:
         return "1 formula has no saved value; its formula text is shown"
     return f"{count} formulas have no saved value; their formula text is shown"
+
+
+def _missing_strings_text(count: int) -> str:
+    if count == 1:
+        return "1 cell refers to a shared string that does not exist; it is left empty"
+    return f"{count} cells refer to shared strings that do not exist; they are left empty"

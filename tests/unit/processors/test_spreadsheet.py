@@ -17,8 +17,8 @@ from openpyxl.comments import Comment
 from docbatch.executors.worker import run_job
 from docbatch.models import ErrorKind, Extraction, JobResult, JobSpec, JobState
 from docbatch.processors import spreadsheet_grid
-from docbatch.processors.spreadsheet_calamine import xlsb_sheet_area
-from docbatch.processors.spreadsheet_grid import budget_exceeded
+from docbatch.processors.spreadsheet_calamine import read_with_calamine, xlsb_sheet_area
+from docbatch.processors.spreadsheet_grid import CellBudget, budget_exceeded, column_letters
 from docbatch.processors.spreadsheet_sheetxml import shift_references
 from docbatch.processors.spreadsheet_values import DateKind, format_date_kind, number_text, serial_text
 
@@ -145,6 +145,27 @@ def test_formulas_without_a_saved_value_show_their_text_and_are_counted(tmp_path
     assert "3000" in extraction.text and "=B3*2" not in extraction.text  # a saved value wins
     assert "=B1+1" in extraction.text and "=B2+1" in extraction.text  # the shared formula, moved
     assert "3 formulas have no saved value; their formula text is shown" in extraction.warnings
+
+
+def test_a_shared_formula_whose_master_has_a_value_still_gives_its_dependents_their_text(tmp_path: Path) -> None:
+    cells = (
+        '<row r="2"><c r="A2"><v>1</v></c><c r="B2"><f t="shared" ref="B2:B4" si="0">A2*10</f><v>10</v></c></row>'
+        '<row r="3"><c r="A3"><v>2</v></c><c r="B3"><f t="shared" si="0"/></c></row>'
+        '<row r="4"><c r="A4"><v>3</v></c><c r="B4"><f t="shared" si="0"/></c>'
+        '<c r="C4"><f t="array" ref="C4">SUM(A2:A4*2)</f></c></row>'
+    )
+    extraction = _extract(_write_xlsx(tmp_path / "shared.xlsx", cells))
+    assert extraction.text.splitlines()[-3:] == ["1\t10", "2\t=A3*10", "3\t=A4*10\t=SUM(A2:A4*2)"]
+    assert "3 formulas have no saved value; their formula text is shown" in extraction.warnings
+
+
+def test_a_cell_pointing_past_the_shared_strings_is_reported(tmp_path: Path) -> None:
+    cells = '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>99</v></c></row>'
+    extraction = _extract(_write_xlsx(tmp_path / "strings.xlsx", cells, shared=["<si><t>kept</t></si>"]))
+    assert extraction.text.endswith("kept")
+    assert "sheet 'Budget': 1 cell refers to a shared string that does not exist; it is left empty" in (
+        extraction.warnings
+    )
 
 
 def test_shared_formula_references_move_but_absolute_parts_and_strings_stay() -> None:
@@ -299,3 +320,93 @@ def test_a_sheet_declaring_entities_is_not_expanded_and_says_so(tmp_path: Path) 
     assert extraction is not None
     assert "exploded" not in extraction.text
     assert any("'Budget'" in warning and "broken" in warning for warning in extraction.warnings)
+
+
+GAP_WARNING = (
+    "sheet 'Sparse': runs of more than 10 empty columns were shortened; the cells after them carry their reference"
+)
+
+
+def _sparse_workbook(path: Path, last_cell: str = "XFD1048576") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Sparse"
+    sheet["A1"] = "top-left"
+    sheet["B2"] = "near"
+    sheet["Z2"] = "far in row"
+    sheet["M50"] = "middle"
+    sheet[last_cell] = "bottom-right"
+    workbook.save(path)
+    return path
+
+
+def test_cells_after_a_shortened_run_of_empty_columns_carry_their_reference(tmp_path: Path) -> None:
+    extraction = _extract(_sparse_workbook(tmp_path / "sparse.xlsx"))
+    assert extraction.pages[0].text.splitlines()[2:] == [
+        "top-left",
+        "\tnear" + "\t" * 11 + "[Z2] far in row",
+        "",
+        "\t" * 11 + "[M50] middle",
+        "",
+        "\t" * 11 + "[XFD1048576] bottom-right",
+    ]
+    assert extraction.warnings == [GAP_WARNING]
+    markdown = extraction.pages[0].markdown
+    assert markdown is not None
+    assert "\\[M50\\] middle |" in markdown and "\\[XFD1048576\\] bottom-right |" in markdown
+
+
+def test_calamine_places_cells_at_their_own_row_and_column(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    # calamine lays a sheet out as a rectangle: the last cell stays near (AZ60, not XFD1048576).
+    sheets = read_with_calamine(_sparse_workbook(tmp_path / "sparse.xlsx", "AZ60"), CellBudget(), warnings)
+    assert sheets[0].text().splitlines() == [
+        "top-left",
+        "\tnear" + "\t" * 11 + "[Z2] far in row",
+        "",
+        "\t" * 11 + "[M50] middle",
+        "",
+        "\t" * 11 + "[AZ60] bottom-right",
+    ]
+    assert warnings == [GAP_WARNING]
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet["C3"], sheet["R4"] = "first used column is C", "far"  # calamine's rows then start at column C
+    workbook.save(tmp_path / "offset.xlsx")
+    offset = read_with_calamine(tmp_path / "offset.xlsx", CellBudget(), [])
+    assert offset[0].text() == "first used column is C\n" + "\t" * 11 + "[R4] far"
+
+
+def test_a_sheet_with_short_gaps_keeps_its_columns_without_references(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet["A1"], sheet["L1"], sheet["L3"] = "a", "l", "m"  # B-K: ten empty columns
+    path = tmp_path / "short.xlsx"
+    workbook.save(path)
+    extraction = _extract(path)
+    assert extraction.text.splitlines()[2:] == ["a" + "\t" * 11 + "l", "", "\t" * 11 + "m"]
+    assert "[" not in extraction.text and extraction.warnings == []
+
+
+def test_column_letters_follow_excel() -> None:
+    assert [column_letters(index) for index in (0, 25, 26, 701, 702, 16383)] == ["A", "Z", "AA", "ZZ", "AAA", "XFD"]
+
+
+def test_tabs_and_line_breaks_in_cells_are_spaces_in_the_text_and_said_so(tmp_path: Path) -> None:
+    cells = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>tab\there</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>multi\nline</t></is></c>'
+        '<c r="C1" t="inlineStr"><is><t>x_x000D_y</t></is></c><c r="D1"><v>4</v></c></row>'
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>plain</t></is></c></row>'
+    )
+    extraction = _extract(_write_xlsx(tmp_path / "breaks.xlsx", cells))
+    assert extraction.text.splitlines()[-2:] == ["tab here\tmulti line\tx y\t4", "plain"]
+    assert extraction.pages[0].markdown == (
+        "| tab here | multi<br>line | x<br>y | 4 |\n| --- | --- | --- | --- |\n| plain |  |  |  |"
+    )
+    assert extraction.warnings == [
+        "3 cells hold tabs or line breaks, shown as spaces in the text; the Markdown keeps line breaks as <br>"
+    ]
