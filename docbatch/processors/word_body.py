@@ -5,8 +5,9 @@ surround them at block, row, cell and run level read through: content controls (
 ``w:sdtContent``, §17.5.2), custom XML and smart tags (§17.5.1), hyperlinks, markup compatibility
 choices (``mc:AlternateContent``: one branch, never both, ECMA-376 Part 3 §10.2). Tracked changes are
 read as accepted (§17.13.5): insertions and move destinations in, deletions and move sources out,
-deleted table rows out. Complex fields (§17.16.18) keep the result the reader sees and drop the
-instruction; simple fields (§17.16.19) keep their content. An element this module does not know is
+deleted table rows out, a paragraph whose mark is deleted joined to the next paragraph (§17.13.5.15).
+Complex fields (§17.16.18) keep the result the reader sees and drop the instruction; simple fields
+(§17.16.19) keep their content. An element this module does not know is
 read through, so text inside an unknown wrapper is kept rather than lost.
 """
 
@@ -22,7 +23,15 @@ from docbatch.processors.word_drawing import choose_branch, read_graphic
 from docbatch.processors.word_math import M, math_text
 from docbatch.processors.word_numbering import Numbering, format_number
 from docbatch.processors.word_render import Block, Cell, Paragraph, Table
-from docbatch.processors.word_styles import Styles, W, int_val, numbering_reference, outline_level, val
+from docbatch.processors.word_styles import (
+    NumberingReference,
+    Styles,
+    W,
+    int_val,
+    numbering_reference,
+    outline_level,
+    val,
+)
 
 MC_ALTERNATE = "{http://schemas.openxmlformats.org/markup-compatibility/2006}AlternateContent"
 # Read through as if they were not there (at block, row, cell and run level).
@@ -80,6 +89,19 @@ class WordContext:
 
 
 @dataclass
+class ReadParagraph:
+    """A ``w:p`` as read: the paragraph, the blocks it anchors (text boxes, images' alternative text,
+    charts; placed right after it) and, when its paragraph mark is a tracked deletion, the numbering it
+    would show if it stayed a paragraph of its own (``deleted_mark`` set, ``numbering`` maybe None)."""
+
+    paragraph: Paragraph
+    anchored: list[Block]
+    deleted_mark: bool = False
+    numbering: NumberingReference | None = None
+    style_id: str | None = None
+
+
+@dataclass
 class _Field:
     in_result: bool = False
     hidden_characters: int = 0
@@ -116,23 +138,42 @@ class StoryWalker:
         self._depth += 1
         try:
             blocks: list[Block] = []
+            held: ReadParagraph | None = None  # a paragraph whose mark is deleted, to join the next one
             for child in self.logical_children(container):
                 tag = child.tag
+                if tag in (f"{W}sectPr", f"{W}tblPr", f"{W}tblGrid", f"{W}trPr", f"{W}tcPr") or tag in _SILENT:
+                    continue
                 if tag == f"{W}p":
-                    blocks.extend(self.paragraph(child))
-                elif tag == f"{W}tbl":
+                    read = self.paragraph(child)
+                    if held is not None:
+                        read = _joined(held, read)
+                    held = read if read.deleted_mark else None
+                    if held is None:
+                        blocks.extend([read.paragraph, *read.anchored])
+                    continue
+                if held is not None:
+                    blocks.extend(self._standalone(held))
+                    held = None
+                if tag == f"{W}tbl":
                     blocks.append(self.table(child))
                 elif tag == f"{W}altChunk":
                     self.context.not_read("imported document (altChunk)", "imported documents (altChunk)")
-                elif tag in (f"{W}sectPr", f"{W}tblPr", f"{W}tblGrid", f"{W}trPr", f"{W}tcPr") or tag in _SILENT:
-                    continue
                 elif _contains_blocks(child):
                     blocks.extend(self.blocks(child))
                 else:
                     blocks.extend(self._loose_content(child))
+            if held is not None:
+                blocks.extend(self._standalone(held))
             return blocks
         finally:
             self._depth -= 1
+
+    def _standalone(self, held: ReadParagraph) -> list[Block]:
+        """A paragraph whose mark is deleted but which has no next paragraph to join (a table or the end
+        of its cell or story follows): Word keeps it apart, numbered when it has text of its own."""
+        if held.numbering is not None and held.paragraph.text.strip():
+            held.paragraph.label = self.context.numbering.label(held.numbering, held.style_id)
+        return [held.paragraph, *held.anchored]
 
     def _loose_content(self, element: Any) -> list[Block]:
         """Run-level content found where blocks belong: read as a paragraph of its own."""
@@ -167,8 +208,9 @@ class StoryWalker:
             else:
                 yield child
 
-    def paragraph(self, element: Any) -> list[Block]:
-        """A ``w:p``, then the text boxes, images' alternative text and charts it anchors."""
+    def paragraph(self, element: Any) -> ReadParagraph:
+        """A ``w:p`` with the text boxes, images' alternative text and charts it anchors. A paragraph
+        whose mark is deleted is not numbered here: it joins the next paragraph (see ``blocks``)."""
         self.context.paragraphs += 1
         properties = element.find(f"{W}pPr")
         style_id = val(properties.find(f"{W}pStyle")) if properties is not None else None
@@ -186,11 +228,9 @@ class StoryWalker:
         saved, self._pending = self._pending, []
         paragraph.text = self.inline_text(element)
         anchored, self._pending = self._pending, saved
-        if reference is not None and mark_deleted and paragraph.text.strip():
-            # A paragraph whose mark is a tracked deletion merges with the next one once accepted; it
-            # is kept apart here, and numbered only when it has text of its own.
-            paragraph.label = self.context.numbering.label(reference, style.style_id)
-        return [paragraph, *anchored]
+        if mark_deleted:
+            return ReadParagraph(paragraph, anchored, True, reference, style.style_id)
+        return ReadParagraph(paragraph, anchored)
 
     def table(self, element: Any) -> Table:
         """A ``w:tbl``: rows of cells; deleted rows and cells left out, skipped grid columns
@@ -284,6 +324,15 @@ class StoryWalker:
             guide_text = self.inline_text(guide)
             if guide_text.strip():
                 self._emit(parts, f"({guide_text})")
+
+
+def _joined(held: ReadParagraph, read: ReadParagraph) -> ReadParagraph:
+    """The paragraph ``read`` with the text of ``held`` (whose mark is deleted) before its own, no
+    separator between them (§17.13.5.15). The joined paragraph keeps the properties of ``read``, whose
+    mark survives (paragraph properties belong to the mark); what either anchors follows it."""
+    read.paragraph.text = held.paragraph.text + read.paragraph.text
+    read.anchored = [*held.anchored, *read.anchored]
+    return read
 
 
 class _Holder:

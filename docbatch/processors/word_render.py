@@ -2,7 +2,8 @@
 
 Plain text: one line per paragraph (a line break inside a paragraph stays a line break), list items
 with their number or "•" and two spaces of indent per list level, a table row as its cells joined by
-" | " with a nested table's rows on the lines after the row, indented; a chart as its text form.
+" | " (each cell's content up to its first nested table); then, cell by cell and in document order,
+the rest of each cell indented: the nested table's rows and whatever follows it. A chart as its text form.
 
 Markdown (CommonMark 0.31 with GFM tables): paragraphs separated by blank lines, headings as ATX
 headings, list items as "- " or "N." items nested by four spaces per level, tables as GFM pipe tables
@@ -70,19 +71,27 @@ def text_lines(blocks: list[Block], indent: str = "") -> list[str]:
                 lines.append(indent + line)
         elif isinstance(block, Table):
             for row in block.rows:
-                line = " | ".join(_cell_line(cell) for cell in row)
+                line = " | ".join(_cell_line(_leading_blocks(cell)) for cell in row)
                 if line.strip(" |"):
                     lines.append(indent + line)
                 for cell in row:
-                    lines.extend(text_lines([b for b in cell.blocks if isinstance(b, Table)], indent + "  "))
+                    lines.extend(text_lines(cell.blocks[len(_leading_blocks(cell)) :], indent + "  "))
         else:
             lines.extend(indent + line for line in block.chart.text().splitlines())
     return lines
 
 
-def _cell_line(cell: Cell) -> str:
-    """A cell's paragraphs (not its nested tables) on one line, whitespace collapsed."""
-    return " ".join(" ".join(text_lines([b for b in cell.blocks if not isinstance(b, Table)])).split())
+def _leading_blocks(cell: Cell) -> list[Block]:
+    """A cell's blocks before its first nested table (all of them when it has none)."""
+    for index, block in enumerate(cell.blocks):
+        if isinstance(block, Table):
+            return cell.blocks[:index]
+    return cell.blocks
+
+
+def _cell_line(blocks: list[Block]) -> str:
+    """Blocks of a cell (no nested table among them) on one line, whitespace collapsed."""
+    return " ".join(" ".join(text_lines(blocks)).split())
 
 
 def _cell_markdown_text(cell: Cell) -> str:

@@ -200,6 +200,30 @@ def test_tracked_changes_read_as_accepted(tmp_path: Path) -> None:
     assert "Moved here." in text and "kept row" in text
 
 
+DELETED_MARK = '<w:rPr><w:del w:id="9" w:author="A"/></w:rPr>'
+
+
+def test_a_paragraph_whose_mark_is_deleted_joins_the_next_one(tmp_path: Path) -> None:
+    body = (
+        p("Para mark deleted", DELETED_MARK)
+        + p(" and the next paragraph.")
+        + p("Alone", DELETED_MARK)
+        + "<w:tbl><w:tr><w:tc>"
+        + p("in cell,", DELETED_MARK)
+        + p(" joined")
+        + "</w:tc></w:tr></w:tbl>"
+        + p("Last", DELETED_MARK)
+    )
+    result = read(tmp_path, body)
+    assert lines(result) == ["Para mark deleted and the next paragraph.", "Alone", "in cell, joined", "Last"]
+
+
+def test_a_numbered_paragraph_whose_mark_is_deleted_takes_no_number_of_its_own(tmp_path: Path) -> None:
+    deleted_and_numbered = '<w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr>' + DELETED_MARK
+    body = p("Fir", deleted_and_numbered) + numbered("st", 1) + numbered("Second", 1)
+    assert lines(read(tmp_path, body, parts=NUMBERING_PARTS)) == ["1. First", "2. Second"]
+
+
 def test_content_controls_at_every_level_are_read(tmp_path: Path) -> None:
     sdt = "<w:sdt><w:sdtPr><w:alias w:val='Label'/></w:sdtPr><w:sdtContent>{}</w:sdtContent></w:sdt>"
     body = (
@@ -280,6 +304,18 @@ def test_tables_nested_and_merged(tmp_path: Path) -> None:
     assert result.markdown == (
         "| Name | Role | Note |\n| --- | --- | --- |\n| Ana | chair<br>e \\| f | x\\|y |\n| Wide |  | z |"
     )
+
+
+def test_text_after_a_nested_table_follows_its_rows(tmp_path: Path) -> None:
+    inner = "<w:tbl><w:tr><w:tc>" + p("inner a") + "</w:tc><w:tc>" + p("inner b") + "</w:tc></w:tr></w:tbl>"
+    body = (
+        "<w:tbl><w:tr><w:tc>" + p("Left") + "</w:tc><w:tc>" + p("before") + inner + p("after inner") + "</w:tc></w:tr>"
+        "<w:tr><w:tc>" + p("Next") + "</w:tc><w:tc>" + p("row") + "</w:tc></w:tr></w:tbl>"
+    )
+    result = read(tmp_path, body)
+    assert lines(result) == ["Left | before", "  inner a | inner b", "  after inner", "Next | row"]
+    assert result.markdown is not None
+    assert "| Left | before<br>inner a \\| inner b<br>after inner |" in result.markdown
 
 
 # --- equations ----------------------------------------------------------------------------------------------
