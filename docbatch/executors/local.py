@@ -34,7 +34,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
-from docbatch.executors.worker import init_worker, run_batch
+from docbatch.executors.worker import WORKER_READY, init_worker, run_batch
 from docbatch.executors.worker_stderr import last_words, new_capture_folder, remove_capture_folder
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 from docbatch.processes import pid_alive, signal_group
@@ -44,6 +44,8 @@ START_TIMEOUT_S = 120.0  # a batch that no worker even starts within this is rep
 WATCHDOG_INTERVAL_S = 0.05
 _BACKSTOP_S = 10.0
 _STOP = ("", 0, "")
+# How long closing waits for workers still starting up (see LocalExecutor._wait_for_starting_workers).
+STARTING_WORKERS_WAIT_S = 10.0
 _log = logging.getLogger("docbatch")
 
 StageListener = Callable[[str, str], None]
@@ -101,11 +103,14 @@ class LocalExecutor:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._watchdog_task: asyncio.Task[None] | None = None
         self._token_prefix = uuid.uuid4().hex[:8] + "-"
+        self._ready_pids: set[int] = set()  # workers that finished starting (told by the listener)
+        self._children_before: set[Any] = set()
         self._stderr_folder: str | None = None
         self._serial = itertools.count()
 
     async def start(self) -> None:
         self._context = multiprocessing.get_context("spawn")
+        self._children_before = set(multiprocessing.active_children())
         self._stderr_folder = new_capture_folder()
         self._channel = self._context.SimpleQueue()
         self._stopping = self._context.Event()
@@ -142,6 +147,9 @@ class LocalExecutor:
             token, pid, stage = self._channel.get()
             if token == "":
                 return
+            if token == WORKER_READY:
+                self._ready_pids.add(pid)
+                continue
             job = self.jobs.get(token)
             if job is None:
                 continue
@@ -309,6 +317,7 @@ class LocalExecutor:
             return
         if self._watchdog_task is not None:
             self._watchdog_task.cancel()
+        await self._wait_for_starting_workers(STARTING_WORKERS_WAIT_S / 10 if cancel else STARTING_WORKERS_WAIT_S)
         if cancel:
             pool.stop()
         else:
@@ -316,6 +325,22 @@ class LocalExecutor:
         await asyncio.to_thread(pool.join)
         self._channel.put(_STOP)
         remove_capture_folder(self._stderr_folder)
+
+    async def _wait_for_starting_workers(self, limit_s: float) -> None:
+        """Wait (at most ``limit_s``) until no worker is still starting up. A spawned worker unpickles
+        the pool's own locks when it starts; stopping the pool frees them, and a worker still starting
+        would then die printing a traceback on the user's terminal (its stderr is only redirected once
+        it has started). With more slots than documents, short runs end while workers still boot."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            starting = [
+                process
+                for process in multiprocessing.active_children()
+                if process not in self._children_before and process.pid not in self._ready_pids
+            ]
+            if not starting:
+                return
+            await asyncio.sleep(0.02)
 
 
 @dataclass(eq=False)

@@ -34,6 +34,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 _started_channel: Any = None  # where jobs announce (token, pid, stage); set by init_worker
+WORKER_READY = "~ready"  # the token a worker announces once it has started (no job has this token)
 _stopping: Any = None  # a shared event the coordinator sets when the run stops admitting work
 
 
@@ -56,6 +57,8 @@ def init_worker(started_channel: Any = None, stopping: Any = None, stderr_folder
     capture_stderr(stderr_folder)
     global _started_channel, _stopping
     _started_channel, _stopping = started_channel, stopping
+    if started_channel is not None:
+        started_channel.put((WORKER_READY, os.getpid(), "ready"))
 
 
 def _peak_rss_bytes() -> int:

@@ -122,3 +122,13 @@ def test_a_native_crash_stays_off_the_terminal_and_its_last_words_explain_it(tmp
     (failure,) = json.loads((tmp_path / "docbatch-out" / "report.json").read_text())["failures"]
     assert failure["error_kind"] == "crash"
     assert failure["message"] == "worker process died with SIGABRT: memory allocation of 549742182400 bytes failed"
+
+
+def test_a_short_run_with_more_slots_than_documents_is_silent_with_q(tmp_path: Path) -> None:
+    # Workers still starting when the run ends used to die printing a traceback on the terminal.
+    docs = write_texts(tmp_path / "docs", "only.txt")
+    for attempt in range(3):
+        result = run_cli(
+            "run", str(docs), "-q", "-j", "8", "-o", f"out{attempt}", "--state", f"s{attempt}", cwd=tmp_path
+        )
+        assert (result.returncode, result.stderr) == (ExitCode.OK, "")
