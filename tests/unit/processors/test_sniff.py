@@ -5,6 +5,7 @@ import pytest
 
 from docbatch.errors import CorruptDocument, EncryptedDocument, UnsupportedDocument
 from docbatch.processors.sniff import detect
+from tests.helpers.extraction import extract_bytes
 
 PDF_HEAD = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"
 
@@ -54,3 +55,19 @@ def test_zip_content_decides_between_office_formats(tmp_path: Path) -> None:
 def test_text_with_unknown_extension_is_text_and_utf16_is_not_binary(tmp_path: Path) -> None:
     assert _detect(tmp_path, "README", b"plain words\n")[0] == "text"
     assert _detect(tmp_path, "notes.txt", "hello world".encode("utf-16-le"))[0] == "text"
+
+
+def test_a_few_stray_nuls_leave_a_text_file_text_but_binaries_stay_binary(tmp_path: Path) -> None:
+    assert _detect(tmp_path, "one.csv", b"a,b\n1,\x002\n")[0] == "csv"
+    assert _detect(tmp_path, "lines.txt", b"hello world\nsecond\x00line\n" * 50)[0] == "text"
+    compressed = bytes((value * 167 + 13) % 256 for value in range(4096))  # every byte value, evenly spread
+    with pytest.raises(CorruptDocument, match="not a valid text file"):
+        _detect(tmp_path, "packed.txt", compressed)
+    with pytest.raises(UnsupportedDocument):
+        _detect(tmp_path, "table.bin", b"\x00\x00\x00\x01ab" * 600)
+
+
+def test_a_stray_nul_is_removed_with_a_counted_warning_not_a_lost_document(tmp_path: Path) -> None:
+    extraction = extract_bytes(tmp_path, "one-nul.txt", b"hello world\x00\n")
+    assert extraction.text == "hello world\n"
+    assert extraction.warnings[0].startswith("removed 1 control character")
