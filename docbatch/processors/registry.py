@@ -12,11 +12,12 @@ from docbatch.processors.mail import EmailProcessor
 from docbatch.processors.opendoc import OdtProcessor
 from docbatch.processors.opendoc_slides import OdpProcessor
 from docbatch.processors.pdf import PdfProcessor
+from docbatch.processors.rtf import RtfProcessor
 from docbatch.processors.slides import PptxProcessor
 from docbatch.processors.sniff import EXTENSION_KINDS
 from docbatch.processors.spreadsheet import SpreadsheetProcessor
 from docbatch.processors.structured import CsvProcessor, JsonProcessor
-from docbatch.processors.text import PlainTextProcessor, RtfProcessor
+from docbatch.processors.text import PlainTextProcessor
 from docbatch.processors.web import EpubProcessor, HtmlProcessor
 from docbatch.processors.word import DocxProcessor
 from docbatch.processors.xmldoc import XmlProcessor

@@ -57,13 +57,13 @@ def _groups(raw: str) -> list[tuple[str, int, int, int]]:
     for match in _GROUP_START.finditer(raw):
         if match.start() < last_end:
             continue
-        end = _group_end(raw, match.start())
+        end = group_end(raw, match.start())
         groups.append((match.group(1), match.start(), match.end(), end))
         last_end = end
     return groups
 
 
-def _group_end(raw: str, start: int) -> int:
+def group_end(raw: str, start: int) -> int:
     """Index just past the brace closing the group that opens at ``start`` (escaped braces and
     backslashes skipped); the end of the text when the file is cut short."""
     depth = 0

@@ -62,3 +62,12 @@ def test_rtf_footnotes_comments_headers_and_footers_are_kept_in_marked_sections(
         "Headers and footers\nHarbor Lane Library\nPage"
     )
     assert extraction.metadata["footnotes"] == 2 and extraction.metadata["comments"] == 1
+
+
+def test_rtf_font_without_a_charset_does_not_take_the_next_fonts(tmp_path: Path) -> None:
+    # striprtf pairs each font with the next \fcharset it meets: Arial (none) took the Cyrillic 204.
+    rtf = (
+        rb"{\rtf1\ansi\ansicpg1252{\fonttbl{\f0\fswiss Arial;}{\f1\fnil\fcharset204 Arial Cyr;}}"
+        rb"\f1 \'cf\'f0\'e8\'e2\'e5\'f2\f0  plain \'e9t\'e9\par}"
+    )
+    assert _extract(tmp_path, "mixed.rtf", rtf).text == "Привет plain été"
