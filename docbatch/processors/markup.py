@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import re
 
-# Characters that start block syntax at the beginning of a line, or inline syntax anywhere.
-_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
-_BLOCK_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])(?=\s|$)")
+# Characters that start block syntax at the beginning of a line, or inline syntax anywhere (``&``
+# starts an entity reference: "&copy;" would render as the sign).
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|&])")
+# A list or heading marker, or a line of dashes or equals signs (a thematic break or a setext
+# underline, which would turn the text into a rule or the paragraph before it into a heading).
+_BLOCK_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])(?=\s|$)|^(\s*)([-=])(?=[\s\-=]*$)")
 
 
 def escape_markdown(text: str) -> str:
     """Escape ``text`` so that a Markdown renderer shows it literally (one line or many).
 
     Backslash-escapes the inline specials (backslash, backtick, ``*``, ``_``, brackets, angle
-    brackets, pipe) and a block marker at the start of a line (``#``, ``>``, ``-``, ``+``, ``=``,
-    ``1.``), per CommonMark §2.4 (any ASCII punctuation may be backslash-escaped).
+    brackets, pipe, ampersand) and a block marker at the start of a line (``#``, ``>``, ``-``, ``+``,
+    ``=``, ``1.``, a line of ``---`` or ``===``), per CommonMark §2.4 (any ASCII punctuation may be
+    backslash-escaped).
     """
     lines = []
     for line in text.split("\n"):
@@ -28,7 +32,7 @@ def escape_markdown(text: str) -> str:
 
 
 def _escape_block_marker(match: re.Match[str]) -> str:
-    indent, marker = match.group(1), match.group(2)
+    indent, marker = (match.group(1), match.group(2)) if match.group(2) else (match.group(3), match.group(4))
     if marker[0].isdigit():
         return f"{indent}{marker[:-1]}\\{marker[-1]}"
     return f"{indent}\\{marker}"
