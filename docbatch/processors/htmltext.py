@@ -122,13 +122,24 @@ def _alternative_text(alt: str | None) -> Iterator[Event]:
         yield TEXT, f" [image: {words}] "
 
 
+# Preformatted text keeps its spaces, tabs and blank lines: they are swapped for noncharacters (never
+# text) while the rest is tidied, then swapped back.
+_KEPT_SPACE, _KEPT_TAB, _KEPT_LINE_END = "\ufdd0", "\ufdd1", "\ufdd2"
+_KEEP_WHITESPACE = str.maketrans({" ": _KEPT_SPACE, "\t": _KEPT_TAB, "\n": _KEPT_LINE_END + "\n"})
+_RESTORE_WHITESPACE = str.maketrans({_KEPT_SPACE: " ", _KEPT_TAB: "\t"})
+
+
 def render_text(events: Iterable[Event]) -> str:
     """Plain text: block elements on their own lines (blank line between blocks), a table's rows on
     consecutive lines with their cells tab-separated."""
     out: list[str] = []
+    pre = 0
     for kind, value in events:
         if kind == TEXT:
-            out.append(value)
+            out.append(value.translate(_KEEP_WHITESPACE) if pre else value)
+        elif value == "pre":
+            pre = pre + 1 if kind == START else max(0, pre - 1)
+            out.append("\n")
         elif value == "br":
             if kind == START:
                 out.append("\n")
@@ -139,7 +150,7 @@ def render_text(events: Iterable[Event]) -> str:
             out.append("\n")
         elif value in CELL_TAGS and kind == START:
             out.append("\t")
-    return _tidy("".join(out))
+    return _tidy("".join(out)).translate(_RESTORE_WHITESPACE).replace(_KEPT_LINE_END, "")
 
 
 def _tidy(text: str) -> str:

@@ -20,6 +20,7 @@ from docbatch.models import Extraction
 from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.markup import escape_markdown, heading, paragraphs_markdown
 from docbatch.processors.textdecode import decode_text
+from docbatch.processors.xmlsafe import unsafe_xml_reason
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml[^>]*\?>")
@@ -95,7 +96,7 @@ def _parse(data: bytes) -> Any:
     try:
         return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as error:
-        raise CorruptDocument(f"refused unsafe XML ({type(error).__name__})") from error
+        raise CorruptDocument(f"refused unsafe XML: {unsafe_xml_reason(error)}") from error
     except ParseError as error:
         raise CorruptDocument(f"invalid XML: {error}") from error
 

@@ -18,6 +18,19 @@ def parse_xml(data: bytes, part: str) -> Any:
     try:
         return fromstring(data, forbid_dtd=True)
     except DefusedXmlException as error:
-        raise CorruptDocument(f"{part}: refused unsafe XML ({type(error).__name__})") from error
+        raise CorruptDocument(f"{part}: refused unsafe XML: {unsafe_xml_reason(error)}") from error
     except ParseError as error:
         raise CorruptDocument(f"{part}: invalid XML: {error}") from error
+
+
+_UNSAFE_REASONS = {
+    "DTDForbidden": "it declares a document type (DTD)",
+    "EntitiesForbidden": "it declares entities, which could expand without bound",
+    "ExternalReferenceForbidden": "it refers to an external resource",
+    "NotSupportedError": "it uses an XML feature that is refused for safety",
+}
+
+
+def unsafe_xml_reason(error: Exception) -> str:
+    """Why defusedxml refused a document, in words."""
+    return _UNSAFE_REASONS.get(type(error).__name__, "it uses an XML feature that is refused for safety")

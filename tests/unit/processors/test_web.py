@@ -189,3 +189,9 @@ def test_images_alternative_text_is_kept_and_empty_alt_adds_nothing(tmp_path: Pa
     page = f'<html xmlns="http://www.w3.org/1999/xhtml"><head><title>T</title></head><body>{body}</body></html>'
     extraction = _extract(_write(tmp_path, name, page.encode()))
     assert extraction.text == "Test page\n[image: Harbor Lane logo]"
+
+
+def test_preformatted_text_keeps_its_spaces_tabs_and_blank_lines(tmp_path: Path) -> None:
+    page = b"<html><body><p>Before   the   code</p><pre>  pre   formatted\n    indented\n\n\ttabbed</pre><p>after</p>"
+    extraction = _extract(_write(tmp_path, "code.html", page + b"</body></html>"))
+    assert extraction.text == "Before the code\n\n  pre   formatted\n    indented\n\n\ttabbed\n\nafter"
