@@ -19,6 +19,7 @@ own work for a whole word, and the budget for all of this is a few percent of th
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,26 +134,28 @@ def _line_edits(text: str, boxes: CharBoxes, page_box: Box | None) -> tuple[list
     line is tested only on pages where a sample of lines (:func:`_has_text_off_page`) found one.
     """
     lines = text.split(LINE_BREAK)
-    starts = [0]
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line) + 2)
-    test_lines = page_box is not None and _has_text_off_page(lines, starts, boxes, page_box)
+    # starts[k]: index of line k's first character; its line break, if any, follows at starts[k] + len.
+    starts = list(itertools.accumulate([0, *(len(line) + 2 for line in lines[:-1])]))
     edits: list[Edit] = []
-    off_page = 0
-    for number, (line, start) in enumerate(zip(lines, starts, strict=True)):
-        end = start + len(line)  # index of the "\r" after the line
-        if test_lines and line and _line_outside(boxes, start, end, page_box):
-            edits.append((start, end + 2, ""))
-            off_page += 1
-        elif number + 1 < len(lines) and _may_be_same_line(line, lines[number + 1]):
-            before = boxes.at(end - 1)
-            after = boxes.at(end + 2) if before is not None else None
-            if before is not None and after is not None:
-                tight = lines[number + 1][0] in _NO_LINE_START
-                separator = same_line_separator(before, after, punctuation_follows=tight)
-                if separator is not None:
-                    edits.append((end, end + 2, separator))
-    return edits, off_page
+    off_page: set[int] = set()
+    if page_box is not None and _has_text_off_page(lines, starts, boxes, page_box):
+        for number, line in enumerate(lines):
+            start = starts[number]
+            if line and _outside(boxes.at(start), page_box) and _outside(boxes.at(start + len(line) - 1), page_box):
+                edits.append((start, start + len(line) + 2, ""))
+                off_page.add(number)
+    for number in [k for k in range(len(lines) - 1) if _may_be_same_line(lines[k], lines[k + 1])]:
+        if number in off_page or number + 1 in off_page:
+            continue
+        end = starts[number] + len(lines[number])
+        before = boxes.at(end - 1)
+        after = boxes.at(end + 2) if before is not None else None
+        if before is not None and after is not None:
+            tight = lines[number + 1][0] in _NO_LINE_START
+            separator = same_line_separator(before, after, punctuation_follows=tight)
+            if separator is not None:
+                edits.append((end, end + 2, separator))
+    return edits, len(off_page)
 
 
 def _has_text_off_page(lines: list[str], starts: list[int], boxes: CharBoxes, page_box: Box) -> bool:
@@ -163,10 +166,6 @@ def _has_text_off_page(lines: list[str], starts: list[int], boxes: CharBoxes, pa
     """
     sample = [*range(0, len(lines), OFF_PAGE_SAMPLE), len(lines) - 1]
     return any(lines[number] and _outside(boxes.at(starts[number]), page_box) for number in sample)
-
-
-def _line_outside(boxes: CharBoxes, start: int, end: int, page_box: Box | None) -> bool:
-    return page_box is not None and _outside(boxes.at(start), page_box) and _outside(boxes.at(end - 1), page_box)
 
 
 def _outside(box: Box | None, page_box: Box) -> bool:
@@ -303,7 +302,7 @@ def is_mostly_unreadable(text: str) -> bool:
     unreadable = len(_UNREADABLE.findall(text))
     if not unreadable:
         return False
-    visible = len(text) - sum(len(run) for run in _WHITESPACE.findall(text))
+    visible = len(_WHITESPACE.sub("", text))
     return unreadable * 2 > visible
 
 
