@@ -14,28 +14,21 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.comments import Comment
 
-from docbatch.executors.worker import run_job
-from docbatch.models import ErrorKind, Extraction, JobResult, JobSpec, JobState
+from docbatch.models import ErrorKind, JobState
 from docbatch.processors import spreadsheet_grid
 from docbatch.processors.spreadsheet_calamine import read_with_calamine, xlsb_sheet_area
 from docbatch.processors.spreadsheet_grid import CellBudget, budget_exceeded, column_letters
 from docbatch.processors.spreadsheet_sheetxml import shift_references
 from docbatch.processors.spreadsheet_values import DateKind, format_date_kind, number_text, serial_text
+from tests.helpers.extraction import extract_file, run_file
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
-def _run(path: Path) -> JobResult:
-    return run_job(JobSpec(source_id=path.name, path=str(path), size=path.stat().st_size))
-
-
-def _extract(path: Path) -> Extraction:
-    result = _run(path)
-    assert result.state is JobState.SUCCEEDED, result.message
-    assert result.extraction is not None
-    return result.extraction
+_run = run_file
+_extract = extract_file
 
 
 def _write_xlsx(
