@@ -13,16 +13,20 @@ import re
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|&])")
 # A list or heading marker, or a line of dashes or equals signs (a thematic break or a setext
 # underline, which would turn the text into a rule or the paragraph before it into a heading).
-_BLOCK_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])(?=\s|$)|^(\s*)([-=])(?=[\s\-=]*$)")
+_BLOCK_START = re.compile(
+    r"^(\s*)(#{1,6}|[>+\-=]|\d+[.)])(?=\s|$)"  # a heading, quote or list marker
+    r"|^(\s*)([-=])(?=[\s\-=]*$)"  # a thematic break or setext underline
+    r"|^(\s*)(~)(?=~~)"  # a fenced code block (backtick fences are escaped as inline specials)
+)
 
 
 def escape_markdown(text: str) -> str:
     """Escape ``text`` so that a Markdown renderer shows it literally (one line or many).
 
     Backslash-escapes the inline specials (backslash, backtick, ``*``, ``_``, brackets, angle
-    brackets, pipe, ampersand) and a block marker at the start of a line (``#``, ``>``, ``-``, ``+``,
-    ``=``, ``1.``, a line of ``---`` or ``===``), per CommonMark §2.4 (any ASCII punctuation may be
-    backslash-escaped).
+    brackets, pipe, ampersand) and a block marker at the start of a line (``#`` to ``######``, ``>``,
+    ``-``, ``+``, ``=``, ``1.``, a line of ``---`` or ``===``, a ``~~~`` fence), per CommonMark §2.4
+    (any ASCII punctuation may be backslash-escaped).
     """
     lines = []
     for line in text.split("\n"):
@@ -32,7 +36,7 @@ def escape_markdown(text: str) -> str:
 
 
 def _escape_block_marker(match: re.Match[str]) -> str:
-    indent, marker = (match.group(1), match.group(2)) if match.group(2) else (match.group(3), match.group(4))
+    indent, marker = next((match.group(i), match.group(i + 1)) for i in (1, 3, 5) if match.group(i + 1))
     if marker[0].isdigit():
         return f"{indent}{marker[:-1]}\\{marker[-1]}"
     return f"{indent}\\{marker}"

@@ -21,7 +21,8 @@ def _rendered_text(markdown: str) -> str:
 @pytest.mark.parametrize(
     "text",
     ["---", "  ===", "- item", "+ item", "1. first", "2) second", "# heading", "> quote", "&copy; &amp; co",
-     "*stars* and _under_", "[link](http://x)", "<b>tag</b>", "a | b", "back\\slash", "`code`", "***", "___"],
+     "*stars* and _under_", "[link](http://x)", "<b>tag</b>", "a | b", "back\\slash", "`code`", "***", "___",
+     "## two", "### three ###", "~~~", "  ~~~python", "```"],
 )  # fmt: skip
 def test_escaped_text_renders_as_itself(text: str) -> None:
     rendered = RENDERER.render(escape_markdown(text))
