@@ -16,6 +16,7 @@ from pydantic import JsonValue
 from docbatch.errors import CorruptDocument, EncryptedDocument
 from docbatch.models import Extraction, Page
 from docbatch.processors.base import Processor, SourceFile
+from docbatch.processors.pdf_forms import form_field_lines, open_form
 from docbatch.processors.pdf_text import PageText, is_mostly_unreadable, page_ranges, page_text, resolve_hyphens
 
 # Document information entries that hold dates (PDF 32000-1 §14.3.3), as get_metadata_dict names them.
@@ -47,10 +48,13 @@ class PdfProcessor(Processor):
             raise CorruptDocument(f"PDFium cannot open it: {message}") from error
         warnings: list[str] = []
         try:
-            page_texts = [_page_text(document, index, warnings) for index in range(len(document))]
+            forms = open_form(document, warnings)
+            page_texts = [_page_text(document, index, warnings, forms) for index in range(len(document))]
             metadata = document_metadata(document.get_metadata_dict(skip_empty=True))
             metadata["page_count"] = len(page_texts)
             metadata["pdf_version"] = _pdf_version(document)
+            if forms:
+                metadata["form_fields_filled"] = sum(page.form_fields for page in page_texts)
         finally:
             document.close()
         off_page = [index + 1 for index, page in enumerate(page_texts) if page.off_page_lines]
@@ -136,7 +140,7 @@ def _iso_time(parts: dict[str, Any]) -> str | None:
     return time
 
 
-def _page_text(document: Any, index: int, warnings: list[str]) -> PageText:
+def _page_text(document: Any, index: int, warnings: list[str], forms: bool) -> PageText:
     import pypdfium2 as pdfium
 
     try:
@@ -147,11 +151,17 @@ def _page_text(document: Any, index: int, warnings: list[str]) -> PageText:
     try:
         textpage = page.get_textpage()
         try:
-            return page_text(textpage, page.get_bbox())
+            found = page_text(textpage, page.get_bbox())
         finally:
             textpage.close()
+        fields = form_field_lines(document, page) if forms else []
     finally:
         page.close()
+    if fields:
+        # The values sit in the form, not in the page's content: they follow the page's text.
+        text = "\n\n".join(part for part in (found.text, "Form fields:\n" + "\n".join(fields)) if part)
+        return PageText(text, found.off_page_lines, form_fields=len(fields))
+    return found
 
 
 def _pdf_version(document: Any) -> str | None:

@@ -121,6 +121,7 @@ class PageText:
 
     text: str
     off_page_lines: int = 0
+    form_fields: int = 0  # filled-in form fields whose values were added after the page's text
 
 
 def _line_edits(text: str, boxes: CharBoxes, page_box: Box | None) -> tuple[list[Edit], int]:

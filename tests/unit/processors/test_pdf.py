@@ -303,3 +303,40 @@ def test_metadata_creation_date_is_iso_8601(tmp_path: Path) -> None:
     extraction = _extract(path)
     assert extraction.metadata["creationdate"] == "2020-12-31T23:59:59+01:00"
     assert extraction.title == "Dated document"
+
+
+def _form_pdf() -> bytes:
+    """A one-page PDF with an AcroForm: a filled text field, an empty one and a ticked check box."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 6 0 R 7 0 R] >> >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R /Annots [5 0 R 6 0 R 7 0 R]"
+        b" /Resources << /Font << /F1 8 0 R >> >> >>",
+        b"<< /Length 44 >>\nstream\nBT /F1 12 Tf 20 160 Td (Application) Tj ET\nendstream",
+        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (name) /TU (Applicant name) /V (Alice Example)"
+        b" /Rect [20 100 200 120] /P 3 0 R >>",
+        b"<< /Type /Annot /Subtype /Widget /FT /Tx /T (phone) /Rect [20 70 200 90] /P 3 0 R >>",
+        b"<< /Type /Annot /Subtype /Widget /FT /Btn /T (consent) /V /Yes /AS /Yes /Rect [20 40 40 60] /P 3 0 R"
+        b" /AP << /N << /Yes 9 0 R /Off 9 0 R >> >> >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /XObject /Subtype /Form /BBox [0 0 20 20] /Length 0 >>\nstream\n\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_filled_in_form_fields_follow_the_page_text(tmp_path: Path) -> None:
+    path = tmp_path / "form.pdf"
+    path.write_bytes(_form_pdf())
+    extraction = _extract(path)
+    # The values are in the form, not in the page content: without the form API they were lost.
+    assert extraction.pages[0].text == "Application\n\nForm fields:\nApplicant name: Alice Example\nconsent: Yes"
+    assert extraction.metadata["form_fields_filled"] == 2
