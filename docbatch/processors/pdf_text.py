@@ -224,28 +224,57 @@ def resolve_hyphens(page_texts: list[str]) -> list[str]:
     """Join the words PDFium marked as hyphenated across a line break (U+FFFE), page by page.
 
     "exam\\ufffeple" becomes "example". The hyphen is kept ("Schwarz-Weiß") when the text itself
-    says it belongs to the word (:func:`hyphen_join`), searching the page and the
-    ``EVIDENCE_PAGES`` pages on either side of it (the whole of a long document cost more than
-    the rest of its extraction). A mark with no word after it (end of a page or column) becomes a
-    plain hyphen. Returns the page texts in the same order.
+    says it belongs to the word (:func:`hyphen_join`): a hyphenated form is looked up among the
+    compounds written anywhere in the document (so "floating-point" on page 4 keeps the hyphen of a
+    "floating-" / "point" break on page 12; found by scanning for hyphens, which costs little), a
+    joined form in the page and the ``EVIDENCE_PAGES`` pages on either side of it (searching the
+    whole of a long document for every word cost more than the rest of its extraction). A mark with
+    no word after it (end of a page or column) becomes a plain hyphen. Returns the page texts in the
+    same order.
     """
+    if not any(HYPHEN_MARK in text for text in page_texts):
+        return list(page_texts)
+    compounds = written_compounds(page_texts)
     resolved = list(page_texts)
     for number, text in enumerate(page_texts):
         if HYPHEN_MARK in text:
             nearby = page_texts[max(0, number - EVIDENCE_PAGES) : number + EVIDENCE_PAGES + 1]
-            resolved[number] = _resolve_page_hyphens(text, _Evidence(text, nearby))
+            resolved[number] = _resolve_page_hyphens(text, _Evidence(text, nearby, compounds))
     return resolved
 
 
-class _Evidence:
-    """Searches a page, then its neighbours, for a written form of a word."""
+def written_compounds(page_texts: list[str]) -> set[str]:
+    """Every "word-word" pair written with a hyphen in the texts ("state-of-the-art" gives "state-of",
+    "of-the" and "the-art"), found from the hyphens themselves rather than by tokenising every word."""
+    compounds: set[str] = set()
+    for text in page_texts:
+        hyphen = text.find("-")
+        while hyphen >= 0:
+            start = hyphen
+            while start > 0 and text[start - 1].isalnum():
+                start -= 1
+            end = hyphen + 1
+            while end < len(text) and text[end].isalnum():
+                end += 1
+            if start < hyphen and end > hyphen + 1:
+                compounds.add(text[start:end])
+            hyphen = text.find("-", hyphen + 1)
+    return compounds
 
-    def __init__(self, page: str, nearby: list[str]) -> None:
+
+class _Evidence:
+    """Searches for a written form of a word: hyphenated forms in the whole document, others in a page
+    and then its neighbours."""
+
+    def __init__(self, page: str, nearby: list[str], compounds: set[str]) -> None:
         self._page = page
         self._nearby = nearby
+        self._compounds = compounds
         self._joined: str | None = None
 
     def contains(self, form: str) -> bool:
+        if "-" in form and form in self._compounds:
+            return True
         if form in self._page:
             return True
         if self._joined is None:

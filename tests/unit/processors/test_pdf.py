@@ -340,3 +340,9 @@ def test_filled_in_form_fields_follow_the_page_text(tmp_path: Path) -> None:
     # The values are in the form, not in the page content: without the form API they were lost.
     assert extraction.pages[0].text == "Application\n\nForm fields:\nApplicant name: Alice Example\nconsent: Yes"
     assert extraction.metadata["form_fields_filled"] == 2
+
+
+def test_a_compound_written_with_its_hyphen_anywhere_in_the_document_keeps_it_at_a_line_break() -> None:
+    pages = ["We use floating-point numbers."] + ["filler"] * 8 + ["The floating\ufffepoint unit and exam\ufffeple."]
+    resolved = resolve_hyphens(pages)
+    assert resolved[-1] == "The floating-point unit and example."
