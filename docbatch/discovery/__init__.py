@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,12 +38,17 @@ def _root_ids(paths: list[Path]) -> list[str]:
     return ids
 
 
-def discover(sources: SourceConfig) -> Iterator[Document | Skip]:
-    """Yield documents lazily, root by root, so work can start before the walk ends."""
+def discover(sources: SourceConfig, own_folders: tuple[Path, ...] = ()) -> Iterator[Document | Skip]:
+    """Yield documents lazily, root by root, so work can start before the walk ends.
+
+    ``own_folders`` (the run's output and state folders) are never walked into: what a run writes
+    is never read back as input (`cd docs && docbatch run .` puts docbatch-out/ inside the input).
+    """
     path_filter = PathFilter(sources.include, sources.exclude)
+    left_out = frozenset(os.path.realpath(folder) for folder in own_folders)
     for path, root_id in zip(sources.paths, _root_ids(sources.paths), strict=True):
         if path.is_dir():
-            items: Iterator[Document | Skip] = walk_root(path, root_id, path_filter)
+            items: Iterator[Document | Skip] = walk_root(path, root_id, path_filter, left_out)
         else:
             items = iter([document_from_stat(path, root_id)])
         # Ids from walks are unique by construction (distinct prefixes), so only manifests are checked;

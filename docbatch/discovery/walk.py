@@ -23,8 +23,12 @@ def _inside(child_real: str, root_real: str) -> bool:
     return child_real == root_real or child_real.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
-def walk_root(root: Path, prefix: str, path_filter: PathFilter) -> Iterator[Document | Skip]:
-    """Yield every file below ``root`` in a stable (sorted) order; ``prefix`` starts each source id."""
+def walk_root(
+    root: Path, prefix: str, path_filter: PathFilter, left_out: frozenset[str] = frozenset()
+) -> Iterator[Document | Skip]:
+    """Yield every file below ``root`` in a stable (sorted) order; ``prefix`` starts each source id.
+    Folders whose real path is in ``left_out`` (docbatch's own output and state) are passed over
+    without a trace: they hold no documents of the user's."""
     root_real = os.path.realpath(root)
     visited: set[str] = {root_real}
     # An explicit stack instead of recursion: deep trees cannot hit the recursion limit.
@@ -39,6 +43,8 @@ def walk_root(root: Path, prefix: str, path_filter: PathFilter) -> Iterator[Docu
             continue
         subfolders: list[tuple[str, str]] = []
         for entry in entries:
+            if left_out and _is_own_folder(entry, left_out):
+                continue
             relative = display_name(f"{rel_folder}/{entry.name}" if rel_folder else entry.name)
             outcome = _classify(entry, relative, root_real, visited, path_filter)
             if isinstance(outcome, tuple):
@@ -47,6 +53,13 @@ def walk_root(root: Path, prefix: str, path_filter: PathFilter) -> Iterator[Docu
                 yield outcome
         # Reversed so the stack pops folders in sorted order.
         stack.extend(reversed(subfolders))
+
+
+def _is_own_folder(entry: os.DirEntry[str], left_out: frozenset[str]) -> bool:
+    try:
+        return entry.is_dir() and os.path.realpath(entry.path) in left_out
+    except OSError:
+        return False
 
 
 def _classify(

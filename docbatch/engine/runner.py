@@ -237,7 +237,8 @@ async def _feed(run: RunContext) -> None:
         asyncio.run_coroutine_threadsafe(_admit_all(run, chunk, counter), loop).result()
 
     def walk() -> None:
-        items: Iterator[Document | Skip] = discover(run.config.sources)
+        own = (run.config.output.root, run.config.state_dir)
+        items: Iterator[Document | Skip] = discover(run.config.sources, own_folders=own)
         chunk: list[Document | Skip] = []
         last = time.monotonic()
         try:

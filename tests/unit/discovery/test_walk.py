@@ -108,3 +108,15 @@ def test_discovery_is_lazy(tmp_path: Path) -> None:
     rest = [item.source_id for item in stream]
     assert first.source_id == "d00/doc.txt"
     assert "d49/late.txt" in rest
+
+
+def test_the_runs_own_output_and_state_folders_are_never_walked(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("text")
+    for own in ("docbatch-out", "state"):
+        (tmp_path / own).mkdir()
+        (tmp_path / own / "written.json").write_text("{}")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "b.txt").write_text("text")
+    found = list(discover(SourceConfig(paths=[tmp_path]), own_folders=(tmp_path / "docbatch-out", tmp_path / "state")))
+    # Not documents, not skips either: they are not the user's files at all.
+    assert [item.source_id for item in found] == ["a.txt", "notes/b.txt"]
