@@ -88,3 +88,12 @@ class DocumentTooLarge(DocumentError):
     """Raised when a document is larger than the configured maximum file size."""
 
     kind = ErrorKind.TOO_LARGE
+
+
+def usable_folder_problem(error: OSError) -> str:
+    """Why a folder docbatch must create or write cannot be used, in words (for a one-line error)."""
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        return "a file is in the way (a folder is needed there)"
+    if isinstance(error, PermissionError):
+        return "no permission to create or write it"
+    return error.strerror or str(error)

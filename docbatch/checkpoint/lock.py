@@ -15,7 +15,7 @@ import socket
 import time
 from pathlib import Path
 
-from docbatch.errors import DocbatchError, ExitCode
+from docbatch.errors import ConfigError, DocbatchError, ExitCode, usable_folder_problem
 
 LOCK_FILE = "lock"
 _log = logging.getLogger("docbatch")
@@ -34,8 +34,11 @@ class StateLock:
 
     def acquire(self, wait_s: float = 0.0) -> None:
         """Take the lock, waiting up to ``wait_s``; raise StateLocked naming the holder otherwise."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise ConfigError(f"--state {self.path.parent}: {usable_folder_problem(error)}") from error
         deadline = time.monotonic() + wait_s
         while True:
             try:

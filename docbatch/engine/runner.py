@@ -31,7 +31,7 @@ from docbatch.engine.planner import Planner, Verdict
 from docbatch.engine.progress import RunProgress
 from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
-from docbatch.errors import DocbatchError, ExitCode
+from docbatch.errors import ConfigError, DocbatchError, ExitCode, usable_folder_problem
 from docbatch.executors.base import Executor
 from docbatch.executors.choice import build_executor
 from docbatch.executors.local import LocalExecutor
@@ -79,7 +79,10 @@ async def run_batch(
 
 
 async def _run_locked(config: RunConfig, executor: Executor | None, progress: RunProgress | None) -> RunOutcome:
-    config.output.root.mkdir(parents=True, exist_ok=True)
+    try:
+        config.output.root.mkdir(parents=True, exist_ok=True)
+    except OSError as problem:
+        raise ConfigError(f"-o/--output {config.output.root}: {usable_folder_problem(problem)}") from problem
     budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
     reader = LedgerReader.open(config.state_dir)

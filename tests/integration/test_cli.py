@@ -145,3 +145,12 @@ def test_unreadable_docbatch_toml_is_a_usage_error(sample_docs: Path, tmp_path: 
     result = run_cli("run", str(sample_docs), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("docbatch: error: docbatch.toml: cannot read configuration")
+
+
+def test_an_output_or_state_folder_that_cannot_be_made_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("text")
+    (tmp_path / "taken").write_text("a file, not a folder")
+    for flags, named in ((("-o", "taken"), "-o/--output taken"), (("--state", "taken"), "--state taken")):
+        result = run_cli("run", "a.txt", *flags, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == f"docbatch: error: {named}: a file is in the way (a folder is needed there)\n"
