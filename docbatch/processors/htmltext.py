@@ -16,7 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from docbatch.errors import CorruptDocument
 from docbatch.processors.markup import escape_markdown, heading, markdown_table
+from docbatch.processors.xmlsafe import parse_xml
 
 START, TEXT, END = 0, 1, 2
 Event = tuple[int, str]
@@ -49,15 +51,9 @@ def parse_xhtml(document: str | bytes) -> Any | None:
     Entity declarations and external references are refused (defusedxml); a DOCTYPE is allowed (EPUB 2
     chapters declare the XHTML DTD), and the XHTML DTD's named entities resolve without reading it.
     """
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import DefusedXMLParser, ParseError
-
-    parser = DefusedXMLParser(forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    parser.entity.update(_XHTML_ENTITIES)
     try:
-        parser.feed(document)
-        return parser.close()
-    except (ParseError, DefusedXmlException, ValueError):
+        return parse_xml(document, "XHTML", allow_doctype=True, entities=_XHTML_ENTITIES)
+    except CorruptDocument:
         return None
 
 

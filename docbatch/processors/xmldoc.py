@@ -20,7 +20,7 @@ from docbatch.models import Extraction
 from docbatch.processors.base import Processor, SourceFile
 from docbatch.processors.markup import escape_markdown, heading, paragraphs_markdown
 from docbatch.processors.textdecode import decode_text
-from docbatch.processors.xmlsafe import unsafe_xml_reason
+from docbatch.processors.xmlsafe import parse_xml
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml[^>]*\?>")
@@ -90,15 +90,7 @@ class XmlProcessor(Processor):
 def _parse(data: bytes) -> Any:
     """Parse with entity declarations and external references refused; a DOCTYPE alone is allowed
     (many ordinary XML files carry one). The XML declaration and byte-order mark decide the encoding."""
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
-
-    try:
-        return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as error:
-        raise CorruptDocument(f"refused unsafe XML: {unsafe_xml_reason(error)}") from error
-    except ParseError as error:
-        raise CorruptDocument(f"invalid XML: {error}") from error
+    return parse_xml(data, "the document", allow_doctype=True)
 
 
 def _local(tag: Any) -> str:
