@@ -116,7 +116,8 @@ class DaskExecutor:
 
         if self._client is None:
             raise RuntimeError("DaskExecutor.run_batch called before start()")
-        batch = JobBatch(specs=specs)
+        # The coordinator writes the outputs; the format still tells the workers whether Markdown is needed.
+        batch = JobBatch(specs=specs, output_format=output[1] if output else "json")
         if self.stage_listener is not None:
             for spec in specs:
                 self.stage_listener(spec.source_id, "running")

@@ -97,7 +97,8 @@ def run_batch(batch: JobBatch) -> list[JobResult]:
         # in a batch of short ones reports no further stages, so it says only that it runs.
         _announce(spec, "read" if batch.announce_stages else "running")
         started_at = time.time()
-        result = run_job(spec, announce_stages=batch.announce_stages)
+        wants_markdown = batch.output_format == OutputFormat.MD.value
+        result = run_job(spec, announce_stages=batch.announce_stages, wants_markdown=wants_markdown)
         if batch.output_root is not None and result.state is JobState.SUCCEEDED:
             if batch.announce_stages:
                 _announce(spec, "write")
@@ -109,7 +110,7 @@ def run_batch(batch: JobBatch) -> list[JobResult]:
     return results
 
 
-def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:
+def run_job(spec: JobSpec, *, announce_stages: bool = False, wants_markdown: bool = True) -> JobResult:
     """Process one document up to its extraction; every failure is reported in the result, never raised."""
     result = JobResult(source_id=spec.source_id, state=JobState.RUNNING, pid=os.getpid())
     times = StageTimes()
@@ -146,7 +147,9 @@ def run_job(spec: JobSpec, *, announce_stages: bool = False) -> JobResult:
         if announce_stages:
             _announce(spec, "extract")
         mark = time.perf_counter()
-        source = SourceFile(path=path, size=spec.size, head=head, options=dict(spec.options), _data=data)
+        source = SourceFile(
+            path=path, size=spec.size, head=head, options=dict(spec.options), wants_markdown=wants_markdown, _data=data
+        )
         extraction = processor.extract(source, kind)
         if warning:
             extraction.warnings.insert(0, warning)

@@ -29,6 +29,9 @@ class SourceFile:
     size: int
     head: bytes
     options: dict[str, JsonValue] = field(default_factory=dict)
+    # False when the run's output format shows no Markdown (json, jsonl, txt): a processor whose
+    # Markdown costs real time (tables, HTML) may leave Extraction.markdown unset then.
+    wants_markdown: bool = True
     _data: bytes | None = None
 
     def read_bytes(self) -> bytes:

@@ -64,7 +64,7 @@ class EmailProcessor(Processor):
         assert isinstance(message, EmailMessage)  # guaranteed by policy.default
         if message.get_content_type() in _ENCRYPTED_TYPES:
             raise EncryptedDocument(f"encrypted message ({message.get_content_type()})")
-        reader = _Reader(transcoded=file_encoding is not None)
+        reader = _Reader(transcoded=file_encoding is not None, wants_markdown=source.wants_markdown)
         metadata = _header_metadata(message, reader.warnings)
         if file_encoding:
             metadata["encoding"] = file_encoding
@@ -78,8 +78,9 @@ class EmailProcessor(Processor):
         # search for a sender or a date finds the message without looking into metadata.
         header_lines = "\n".join(f"{name}: {value}" for name, value in _shown_headers(message))
         text = "\n\n".join(block for block in (header_lines, content.text) if block)
-        header_block = _markdown_headers(message)
-        markdown = "\n\n".join(block for block in (header_block, content.markdown) if block)
+        markdown = None
+        if source.wants_markdown:
+            markdown = "\n\n".join(block for block in (_markdown_headers(message), content.markdown) if block)
         return Extraction(
             kind="eml",
             title=subject if isinstance(subject, str) else None,
@@ -147,6 +148,7 @@ class _Reader:
     parts are now UTF-8 whatever charset they declare."""
 
     transcoded: bool
+    wants_markdown: bool = True
     warnings: list[str] = field(default_factory=list)
 
     def render(self, message: Message, depth: int) -> _Content:
@@ -165,11 +167,9 @@ class _Reader:
             nested = self.render(inner, depth + 1)
             header_lines = [f"{name}: {value}" for name, value in _shown_headers(inner)]
             texts.append("\n".join([_ATTACHED_MARKER, *header_lines, "", nested.text]).strip("\n"))
-            markdowns.append(
-                "\n\n".join(
-                    part for part in ("---", "**Attached message**", _markdown_headers(inner), nested.markdown) if part
-                )
-            )
+            if self.wants_markdown:
+                blocks = ("---", "**Attached message**", _markdown_headers(inner), nested.markdown)
+                markdowns.append("\n\n".join(block for block in blocks if block))
         return _Content("\n\n".join(texts), "\n\n".join(markdowns))
 
     def _collect(self, part: Message, texts: list[str], markdowns: list[str], attached: list[Message]) -> None:
@@ -207,10 +207,10 @@ class _Reader:
         try:
             if content_type == "text/html":
                 html, used = decode_html(data, transport_charset=label)
-                text, markdown = html_fragment_text(html)
+                text, markdown = html_fragment_text(html, wants_markdown=self.wants_markdown)
             else:
                 text, used = decode_text(data, declared=label)
-                markdown = _plain_markdown(text)
+                markdown = _plain_markdown(text) if self.wants_markdown else ""
         except CorruptDocument:
             self.warnings.append(f"a {content_type} part could not be decoded as text: skipped")
             return "", ""

@@ -36,7 +36,7 @@ class SpreadsheetProcessor(Processor):
             from docbatch.processors.spreadsheet_xlsx import read_ooxml
 
             try:
-                book = read_ooxml(source.path, budget)
+                book = read_ooxml(source.path, budget, wants_markdown=source.wants_markdown)
             except MissingWorkbookPart:
                 # Package relationships we cannot follow (e.g. part names written with backslashes):
                 # calamine finds the workbook by its usual name.
@@ -69,7 +69,8 @@ def _calamine_extraction(source: SourceFile, budget: CellBudget) -> Extraction:
         heading = f"Chart sheet: {sheet.name}" if sheet.chart_sheet else f"Sheet: {sheet.name}"
         body = sheet.text()
         text = f"{heading}\n\n{body}" if body.strip() else heading
-        pages.append(Page(number=number, text=text, label=sheet.name, markdown=sheet.markdown()))
+        markdown = sheet.markdown() if source.wants_markdown else None
+        pages.append(Page(number=number, text=text, label=sheet.name, markdown=markdown))
     metadata: dict[str, JsonValue] = {
         "sheets": len(sheets),
         "rows_per_sheet": {sheet.name: sheet.rows_with_data for sheet in sheets},

@@ -36,9 +36,10 @@ class WorkbookText:
     title: str | None = None
 
 
-def read_ooxml(path: Path, budget: CellBudget | None = None) -> WorkbookText:
-    """Read an OOXML workbook. Raises CorruptDocument (unreadable package or workbook part) and
-    DocumentTooLarge (a decompression bomb, or more cells than ``budget`` allows, naming the sheet)."""
+def read_ooxml(path: Path, budget: CellBudget | None = None, *, wants_markdown: bool = True) -> WorkbookText:
+    """Read an OOXML workbook; pages carry Markdown only when ``wants_markdown``. Raises CorruptDocument
+    (unreadable package or workbook part) and DocumentTooLarge (a decompression bomb, or more cells than
+    ``budget`` allows, naming the sheet)."""
     budget = budget or CellBudget()
     with OpcPackage(path) as package:
         workbook = read_workbook(package)
@@ -54,7 +55,10 @@ def read_ooxml(path: Path, budget: CellBudget | None = None) -> WorkbookText:
             charts += len(sheet_charts)
             flattened_cells += sheet.flattened_cells
             rows_per_sheet[entry.name] = sheet.rows_with_data
-            result.pages.append(_page(number, entry, sheet, sheet_charts))
+            page = _page(number, entry, sheet, sheet_charts)
+            if wants_markdown:
+                page.markdown = _page_markdown(sheet, sheet_charts)
+            result.pages.append(page)
         result.metadata = _metadata(package, workbook, rows_per_sheet, charts)
         title = package.core_properties().get("title")
         result.title = title if isinstance(title, str) else None
@@ -144,11 +148,14 @@ def _page(number: int, entry: SheetEntry, sheet: SheetText, charts: list[Any]) -
     comments = "\n".join(["Comments:", *sheet.comments]) if sheet.comments else ""
     blocks = [sheet.text(), comments] + [chart.text() for chart in charts]
     text = "\n\n".join([heading] + [block for block in blocks if block.strip()])
+    return Page(number=number, text=text, label=entry.name)
+
+
+def _page_markdown(sheet: SheetText, charts: list[Any]) -> str:
     comment_items = [f"- {escape_markdown(' '.join(comment.split()))}" for comment in sheet.comments]
     comment_list = "\n".join(["**Comments**", "", *comment_items]) if comment_items else ""
     markdown_blocks = [sheet.markdown(), comment_list] + [chart.markdown() for chart in charts]
-    markdown = "\n\n".join(block for block in markdown_blocks if block.strip())
-    return Page(number=number, text=text, label=entry.name, markdown=markdown)
+    return "\n\n".join(block for block in markdown_blocks if block.strip())
 
 
 def _metadata(

@@ -58,7 +58,7 @@ class CsvProcessor(Processor):
             kind="csv",
             metadata=metadata,
             text="\n".join(lines),
-            markdown=markdown_table(rows) or None,
+            markdown=(markdown_table(rows) or None) if source.wants_markdown else None,
             warnings=warnings,
         )
 
@@ -103,7 +103,7 @@ class JsonProcessor(Processor):
         warnings: list[str] = []
         parse = _parser(warnings)
         if kind == "jsonl":
-            return _json_lines(text, encoding, parse, warnings)
+            return _json_lines(text, encoding, parse, warnings, wants_markdown=source.wants_markdown)
         value = parse(text)
         metadata: dict[str, JsonValue] = {"encoding": encoding, **_shape(value)}
         title = next((item for key, item in value if key == "title"), None) if isinstance(value, JsonObject) else None
@@ -112,7 +112,7 @@ class JsonProcessor(Processor):
             title=title if type(title) is str else None,
             metadata=metadata,
             text=(text := render_json(value, indent=2)),
-            markdown=_code_block(text, "json"),
+            markdown=_code_block(text, "json") if source.wants_markdown else None,
             warnings=list(dict.fromkeys(warnings)),
         )
 
@@ -144,7 +144,9 @@ def _parser(warnings: list[str]) -> Callable[[str], Any]:
     return parse
 
 
-def _json_lines(text: str, encoding: str, parse: Callable[[str], Any], warnings: list[str]) -> Extraction:
+def _json_lines(
+    text: str, encoding: str, parse: Callable[[str], Any], warnings: list[str], *, wants_markdown: bool
+) -> Extraction:
     records: list[str] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -157,7 +159,7 @@ def _json_lines(text: str, encoding: str, parse: Callable[[str], Any], warnings:
         kind="jsonl",
         metadata={"encoding": encoding, "records": len(records)},
         text="\n".join(records),
-        markdown=_code_block("\n".join(records), "jsonl"),
+        markdown=_code_block("\n".join(records), "jsonl") if wants_markdown else None,
         warnings=list(dict.fromkeys(warnings)),
     )
 

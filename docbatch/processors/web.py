@@ -77,10 +77,10 @@ def read_html(html: str, *, xhtml: bool) -> HtmlDocument:
     return _lexbor_document(html)
 
 
-def html_fragment_text(html: str) -> tuple[str, str]:
-    """(text, markdown) of an HTML string such as an e-mail's HTML body."""
+def html_fragment_text(html: str, *, wants_markdown: bool = True) -> tuple[str, str]:
+    """(text, markdown) of an HTML string such as an e-mail's HTML body; markdown "" when not wanted."""
     document = _lexbor_document(html)
-    return document.text, document.markdown
+    return document.text, document.markdown if wants_markdown else ""
 
 
 def _lexbor_document(html: str) -> HtmlDocument:
@@ -156,7 +156,7 @@ class HtmlProcessor(Processor):
             title=document.title,
             metadata=metadata,
             text=document.text,
-            markdown=document.markdown,
+            markdown=document.markdown if source.wants_markdown else None,
             warnings=[warning] if warning else [],
         )
 
@@ -186,7 +186,7 @@ class EpubProcessor(Processor):
             with zipfile.ZipFile(source.path) as archive:
                 opf_path = _package_document_path(archive)
                 opf = parse_xml(read_part(archive, opf_path), opf_path)
-                pages, warnings = _chapters(archive, opf, posixpath.dirname(opf_path))
+                pages, warnings = _chapters(archive, opf, posixpath.dirname(opf_path), source.wants_markdown)
         except zipfile.BadZipFile as error:
             raise CorruptDocument(f"broken ZIP container: {error}") from error
         metadata: dict[str, JsonValue] = {"chapters": len(pages), **_package_metadata(opf)}
@@ -209,7 +209,7 @@ def _package_document_path(archive: Any) -> str:
     return str(path)
 
 
-def _chapters(archive: Any, opf: Any, base: str) -> tuple[list[Page], list[str]]:
+def _chapters(archive: Any, opf: Any, base: str, wants_markdown: bool) -> tuple[list[Page], list[str]]:
     manifest = {item.get("id"): item for item in opf.iter(f"{_OPF}item")}
     pages: list[Page] = []
     warnings: list[str] = []
@@ -231,7 +231,8 @@ def _chapters(archive: Any, opf: Any, base: str) -> tuple[list[Page], list[str]]
         if not text:
             images = f" ({document.images} image{'s' if document.images != 1 else ''} only)" if document.images else ""
             warnings.append(f"chapter {href} has no text{images}")
-        pages.append(Page(number=len(pages) + 1, text=text, label=href, markdown=document.markdown or None))
+        markdown = (document.markdown or None) if wants_markdown else None
+        pages.append(Page(number=len(pages) + 1, text=text, label=href, markdown=markdown))
     return pages, warnings
 
 

@@ -70,9 +70,15 @@ class XmlProcessor(Processor):
         if feed is not None:
             title, items = feed
             metadata["items"] = len(items)
-            extraction = _feed_extraction(title, items, metadata)
-            extraction.warnings = warnings
-            return extraction
+            markdown = _feed_markdown(title, items) if source.wants_markdown else None
+            return Extraction(
+                kind="xml",
+                title=title or None,
+                metadata=metadata,
+                text=_feed_text(title, items),
+                markdown=markdown,
+                warnings=warnings,
+            )
         lines = list(_element_lines(root))
         title_element = next((child for child in root if _local(child.tag) == "title"), None)
         title = _text_of(title_element) if title_element is not None else ""
@@ -82,7 +88,7 @@ class XmlProcessor(Processor):
             title=title or None,
             metadata=metadata,
             text=text,
-            markdown=paragraphs_markdown(text),
+            markdown=paragraphs_markdown(text) if source.wants_markdown else None,
             warnings=warnings,
         )
 
@@ -190,24 +196,25 @@ def _html_text(html: str) -> str:
         return html.strip()
     from docbatch.processors.web import html_fragment_text
 
-    return html_fragment_text(html)[0].strip()
+    return html_fragment_text(html, wants_markdown=False)[0].strip()
 
 
-def _feed_extraction(title: str, items: list[FeedItem], metadata: dict[str, JsonValue]) -> Extraction:
-    text_blocks = [title] if title else []
-    markdown_blocks = [heading(title, 1)] if title else []
+def _facts(item: FeedItem) -> list[str]:
+    return [fact for fact in (item.date, item.author, item.link) if fact]
+
+
+def _feed_text(title: str, items: list[FeedItem]) -> str:
+    blocks = [title] if title else []
+    blocks += ["\n".join(part for part in (item.title, *_facts(item), item.body) if part) for item in items]
+    return "\n\n".join(blocks)
+
+
+def _feed_markdown(title: str, items: list[FeedItem]) -> str:
+    blocks = [heading(title, 1)] if title else []
     for item in items:
-        facts = [fact for fact in (item.date, item.author, item.link) if fact]
-        text_blocks.append("\n".join(part for part in (item.title, *facts, item.body) if part))
-        markdown_blocks.append(heading(item.title or "(untitled item)", 2))
-        if facts:
-            markdown_blocks.append("  \n".join(escape_markdown(fact) for fact in facts))
+        blocks.append(heading(item.title or "(untitled item)", 2))
+        if _facts(item):
+            blocks.append("  \n".join(escape_markdown(fact) for fact in _facts(item)))
         if item.body:
-            markdown_blocks.append(paragraphs_markdown(item.body))
-    return Extraction(
-        kind="xml",
-        title=title or None,
-        metadata=metadata,
-        text="\n\n".join(text_blocks),
-        markdown="\n\n".join(markdown_blocks),
-    )
+            blocks.append(paragraphs_markdown(item.body))
+    return "\n\n".join(blocks)
