@@ -89,15 +89,15 @@ def _printable(path: str) -> str:
 
 
 def render(document: SourceRef, result: JobResult, fmt: OutputFormat) -> bytes:
+    extraction = result.extraction
+    assert extraction is not None, "only succeeded jobs are written"
+    if fmt is OutputFormat.TXT:
+        return plain_text(extraction).encode("utf-8")  # the text alone: no payload to build
     payload = document_payload(document, result)
     if fmt is OutputFormat.JSON:
         return dumps_pretty(payload)
     if fmt is OutputFormat.JSONL:
         return dumps_compact(payload) + b"\n"
-    extraction = result.extraction
-    assert extraction is not None, "only succeeded jobs are written"
-    if fmt is OutputFormat.TXT:
-        return plain_text(extraction).encode("utf-8")
     return _markdown(payload, extraction).encode("utf-8")
 
 
