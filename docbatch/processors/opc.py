@@ -26,7 +26,6 @@ from docbatch.processors.ziputil import check_archive, read_part
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PACKAGE_RELS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 # Strict names map onto Transitional ones by rule: .../ooxml/<area>/<name> -> .../<area>/2006/<name>
 # (wordprocessingml/main, officeDocument/relationships/..., drawingml/chart, officeDocument/math, ...).
 _STRICT_NAMESPACE = re.compile(rb"http://purl\.oclc\.org/ooxml/([A-Za-z]+)/")
@@ -77,7 +76,6 @@ class OpcPackage:
         self._names = {name.replace("\\", "/").lstrip("/"): name for name in self._zip.namelist()}
         self._lower_names = {name.lower(): name for name in self._names}
         self._relationships: dict[str, list[Relationship]] = {}
-        self.strict = False
 
     def close(self) -> None:
         self._zip.close()
@@ -106,7 +104,6 @@ class OpcPackage:
             raise CorruptDocument(f"missing part {part!r}")
         data = read_part(self._zip, member)
         if part.endswith((".xml", ".rels", ".vml")) and b"purl.oclc.org/ooxml/" in data:
-            self.strict = True
             data = _STRICT_NAMESPACE.sub(_TRANSITIONAL_NAMESPACE, data)
         return data
 
@@ -178,13 +175,3 @@ def _iso_date(value: str) -> str:
         return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
     except ValueError:
         return value
-
-
-def content_types(package: OpcPackage) -> dict[str, str]:
-    """Content type per part name ([Content_Types].xml overrides; defaults by extension are not expanded)."""
-    if not package.has("[Content_Types].xml"):
-        return {}
-    types: dict[str, str] = {}
-    for element in package.xml("[Content_Types].xml").iter(f"{_CONTENT_TYPES_NS}Override"):
-        types[element.get("PartName", "").lstrip("/")] = element.get("ContentType", "")
-    return types

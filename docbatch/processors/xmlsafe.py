@@ -33,7 +33,7 @@ def parse_xml(
         parser.feed(data)
         return parser.close()
     except DefusedXmlException as error:
-        raise CorruptDocument(f"{part}: refused unsafe XML: {unsafe_xml_reason(error)}") from error
+        raise CorruptDocument(f"{part}: refused unsafe XML: {_unsafe_xml_reason(error)}") from error
     except (ParseError, ValueError) as error:
         raise CorruptDocument(f"{part}: invalid XML: {error}") from error
 
@@ -46,6 +46,6 @@ _UNSAFE_REASONS = {
 }
 
 
-def unsafe_xml_reason(error: Exception) -> str:
+def _unsafe_xml_reason(error: Exception) -> str:
     """Why defusedxml refused a document, in words."""
     return _UNSAFE_REASONS.get(type(error).__name__, "it uses an XML feature that is refused for safety")
