@@ -12,7 +12,7 @@ from pydantic import JsonValue
 from docbatch.errors import CorruptDocument
 from docbatch.models import Extraction
 from docbatch.processors.base import Processor, SourceFile
-from docbatch.processors.rtf_notes import group_end, sections_text, side_texts
+from docbatch.processors.rtf_notes import group_end, sections_text, split_side_texts
 
 _BARE_BIN = re.compile(r"\\bin(?![0-9A-Za-z-])")
 _FONT_TABLE = re.compile(r"\{\\fonttbl")
@@ -74,8 +74,7 @@ class RtfProcessor(Processor):
                 return str(rtf_to_text(rtf, encoding="cp1252", errors="replace"))
 
         try:
-            text = convert(raw)
-            sections = side_texts(raw, convert)
+            text, sections = split_side_texts(raw, convert)
         except (ValueError, IndexError) as error:
             raise CorruptDocument(f"the RTF control words cannot be parsed ({error})") from error
         text = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip("\n")

@@ -3,7 +3,7 @@
 striprtf treats these destinations (RTF 1.9.1: ``\\footnote``, ``\\annotation``, ``\\header*``,
 ``\\footer*``) as ignorable, so their text vanished from successes. Rather than write an RTF reader of
 our own, each such group is marked with private-use sentinels, its destination word removed, and the
-document converted a second time: striprtf then decodes the group's text with the document's own
+document converted once: striprtf then decodes the group's text with the document's own
 fonts and code pages, and the sentinels cut it out again.
 """
 
@@ -15,15 +15,18 @@ from collections.abc import Callable
 # Destination word -> (section it is listed under, sentinel code point opening it).
 _SECTIONS = {"footnote": ("Footnotes", 0xE000), "annotation": ("Comments", 0xE002)}
 _HEADER_FOOTER = ("Headers and footers", 0xE004)
+# Any marked group, from its opening sentinel to the first closing one (groups are never nested).
+_MARKED_GROUP = re.compile("[\ue000\ue002\ue004].*?[\ue001\ue003\ue005]", re.DOTALL)
 _GROUP_START = re.compile(r"\{(?:\\\*)?\\(footnote|annotation|header[lrf]?|footer[lrf]?)(?![a-z])")
 
 
-def side_texts(raw: str, convert: Callable[[str], str]) -> dict[str, list[str]]:
-    """Section title -> the texts of its groups in document order (empty texts left out; identical
-    headers and footers once). ``raw`` is the RTF as latin-1 text; ``convert`` runs striprtf."""
+def split_side_texts(raw: str, convert: Callable[[str], str]) -> tuple[str, dict[str, list[str]]]:
+    """(body text, section title -> the texts of its groups in document order) from one striprtf pass;
+    empty texts are left out and identical headers and footers kept once. ``raw`` is the RTF as
+    latin-1 text; ``convert`` runs striprtf."""
     groups = _groups(raw)
     if not groups:
-        return {}
+        return convert(raw), {}
     pieces: list[str] = []
     position = 0
     for word, start, word_end, end in groups:
@@ -42,7 +45,8 @@ def side_texts(raw: str, convert: Callable[[str], str]) -> dict[str, list[str]]:
             texts = list(dict.fromkeys(texts))
         if texts:
             found[title] = texts
-    return found
+    # The body is what striprtf gives with those groups left out, as it leaves them out by itself.
+    return _MARKED_GROUP.sub("", marked), found
 
 
 def _section(word: str) -> tuple[str, int]:
