@@ -21,6 +21,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad flags, missing paths, invalid configuration
     LOCKED = 3  # another run holds the state folder's lock
     INTERRUPTED = 4  # stopped early (signal, budget) and resumable
+    ENVIRONMENT = 5  # the machine failed the run: a folder not writable, disk full, ledger unusable
+    KNOWN_FAILURES_ONLY = 6  # finished; nothing failed in this run, documents dead from earlier runs remain
     CANCELLED = 130  # a second Ctrl-C
 
 
@@ -40,6 +42,14 @@ class LedgerError(DocbatchError):
     """Raised when the state folder's ledger cannot be opened or has an unknown schema."""
 
     exit_code = ExitCode.USAGE
+
+
+class EnvironmentFailed(DocbatchError):
+    """The environment, not a document or a flag, failed the run: an output or state folder that is
+    not writable, a disk that filled up, an unusable ledger. Raised before the batch or mid-run; once
+    the run has started the report is still written where possible and the ledger stays resumable."""
+
+    exit_code = ExitCode.ENVIRONMENT
 
 
 class ExecutorLost(DocbatchError):

@@ -24,6 +24,9 @@ class ErrorKind(enum.StrEnum):
     # A --processor function or a plugin raised: a fault or limit of that code, not proven to be
     # the document's (`corrupt` would say so). Permanent: the same code fails the same way again.
     PROCESSOR = "processor"
+    # Its output file already belongs to another source document (two inputs mapping to one output,
+    # or another run's document): never overwritten. Permanent until the inputs or -o change.
+    COLLISION = "collision"
 
     @property
     def is_permanent(self) -> bool:
@@ -39,6 +42,7 @@ _PERMANENT_KINDS = frozenset(
         ErrorKind.EMPTY,
         ErrorKind.TOO_LARGE,
         ErrorKind.PROCESSOR,
+        ErrorKind.COLLISION,
     }
 )
 
