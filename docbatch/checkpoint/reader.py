@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from docbatch.checkpoint.sqlite import LEDGER_FILE, SCHEMA_VERSION
+from docbatch.checkpoint.sqlite import LEDGER_FILE, READABLE_VERSIONS, SCHEMA_VERSION
 from docbatch.errors import LedgerError
 
 
@@ -46,7 +46,7 @@ class LedgerReader:
             version = connection.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as error:
             raise LedgerError(f"{path}: cannot open the ledger: {error}") from error
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise LedgerError(f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}")
         return cls(connection, path)
 
@@ -57,6 +57,15 @@ class LedgerReader:
             (source_id,),
         ).fetchone()
         return DocumentRow(*row) if row else None
+
+    def output_owners(self, key: str, source_id: str) -> list[tuple[str, str | None, str]]:
+        """Other documents recorded with the output file ``key`` (a real path, matched without
+        ASCII case: the caller decides whether case matters): (source_id, source path, key) each."""
+        rows = self._connection.execute(
+            "SELECT source_id, path, output_key FROM documents WHERE output_key = ? COLLATE NOCASE AND source_id != ?",
+            (key, source_id),
+        ).fetchall()
+        return [(str(other), None if path is None else str(path), str(found)) for other, path, found in rows]
 
     def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         try:

@@ -11,8 +11,12 @@ from types import TracebackType
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
 from docbatch.errors import LedgerError
 from docbatch.models import JobState
+from docbatch.outputs.paths import output_key
 
-SCHEMA_VERSION = 1
+# 2: documents.output_key (the output file's real path) and its index, to find which document owns
+# an output file. Ledgers of version 1 are migrated when a run opens them.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = frozenset({1, SCHEMA_VERSION})  # what `status` and `report` can read as they are
 LEDGER_FILE = "ledger.sqlite"
 
 _SCHEMA = """
@@ -48,7 +52,8 @@ CREATE TABLE documents (
     error_kind TEXT,
     message TEXT,
     output_path TEXT,
-    updated_at REAL
+    updated_at REAL,
+    output_key TEXT
 );
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
@@ -67,7 +72,15 @@ CREATE TABLE events (
 CREATE INDEX events_by_run ON events (run_id, state);
 CREATE INDEX documents_by_state ON documents (state);
 CREATE INDEX documents_by_run ON documents (last_run_id, state);
+CREATE INDEX documents_by_output ON documents (output_key COLLATE NOCASE) WHERE output_key IS NOT NULL;
 """
+
+# Version 1 -> 2. Recorded output paths may be relative: they are read from the working directory of
+# the run that migrates, which is where runs with the default state folder (./.docbatch) start.
+_MIGRATE_TO_2 = (
+    "ALTER TABLE documents ADD COLUMN output_key TEXT",
+    "CREATE INDEX documents_by_output ON documents (output_key COLLATE NOCASE) WHERE output_key IS NOT NULL",
+)
 
 _INSERT_EVENT = """
 INSERT INTO events
@@ -78,9 +91,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 # A document row is created when a run first touches it; later events update only what they know.
 _UPSERT_DOCUMENT = """
 INSERT INTO documents (source_id, path, size, mtime_ns, priority, sha256, kind, state, recipe_hash,
-                       attempts, last_run_id, error_kind, message, output_path, updated_at)
+                       attempts, last_run_id, error_kind, message, output_path, updated_at, output_key)
 VALUES (:source_id, :path, :size, :mtime_ns, :priority, :sha256, :kind, :state, :recipe_hash,
-        :started, :run_id, :error_kind, :message, :output_path, :at)
+        :started, :run_id, :error_kind, :message, :output_path, :at, :output_key)
 ON CONFLICT (source_id) DO UPDATE SET
     path = coalesce(excluded.path, path),
     size = coalesce(excluded.size, size),
@@ -95,8 +108,28 @@ ON CONFLICT (source_id) DO UPDATE SET
     error_kind = excluded.error_kind,
     message = excluded.message,
     output_path = coalesce(excluded.output_path, output_path),
-    updated_at = excluded.updated_at
+    updated_at = excluded.updated_at,
+    output_key = coalesce(excluded.output_key, output_key)
 """
+
+
+def _migrate_to_2(connection: sqlite3.Connection) -> None:
+    """Add documents.output_key, filled from the recorded output paths, in one transaction."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 1:  # not migrated meanwhile
+            for statement in _MIGRATE_TO_2:
+                connection.execute(statement)
+            rows = connection.execute("SELECT source_id, output_path FROM documents WHERE output_path IS NOT NULL")
+            connection.executemany(
+                "UPDATE documents SET output_key = ? WHERE source_id = ?",
+                [(output_key(str(path)), source_id) for source_id, path in rows.fetchall()],
+            )
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 class SqliteLedger:
@@ -122,6 +155,8 @@ class SqliteLedger:
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 connection.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            elif version == 1:
+                _migrate_to_2(connection)
             elif version != SCHEMA_VERSION:
                 raise LedgerError(f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as error:
@@ -245,6 +280,7 @@ def _document_row(event: LedgerEvent) -> dict[str, object]:
     # every state change of every document.
     row = {name: getattr(event, name) for name in _EVENT_FIELDS}
     row["state"] = event.state.value
+    row["output_key"] = output_key(event.output_path) if event.output_path else None
     # A running event counts an attempt; a pending one (handed over, never started) takes it back.
     row["started"] = 1 if event.state is JobState.RUNNING else -1 if event.state is JobState.PENDING else 0
     return row

@@ -1,18 +1,67 @@
-"""Which files discovery leaves out, and why (the reason is recorded in the ledger)."""
+"""Which files discovery leaves out, and why.
+
+--include/--exclude read like gitignore and `find`: a pattern with a slash inside matches the path
+relative to its root, one without matches a name at any depth, and a trailing slash means folders
+only (`drafts/` prunes the folder, never a file named drafts). A literal extension in a pattern
+matches regardless of case, as docbatch reads types (`*.pdf` matches `SCAN.PDF`). What the filters
+leave out is not a document of the run: it is neither recorded nor counted. Hidden files, Office
+lock files and special files are skipped with a recorded reason.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import stat
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+_GLOB_CHARS = frozenset("*?[")
 
 
-def _matches(patterns: Sequence[str], relative: str) -> bool:
-    """A pattern with a slash matches the relative path; one without matches the file name at any depth."""
-    name = relative.rsplit("/", 1)[-1]
+def _lower_extension(text: str) -> str:
+    """`Scan.PDF` -> `Scan.pdf`: only the part after the last dot of the last component."""
+    head, dot, extension = text.rpartition(".")
+    if not dot or "/" in extension or not head or head.endswith("/"):
+        return text
+    return f"{head}.{extension.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    glob: str
+    anchored: bool  # a slash inside: matched against the relative path, else against the name
+    folders_only: bool  # a trailing slash
+    folded_extension: bool  # ends with a literal extension, compared without case
+
+    @classmethod
+    def parse(cls, text: str) -> _Pattern:
+        folders_only = text.endswith("/")
+        glob = text.rstrip("/") or text
+        extension = glob.rpartition(".")[2] if "." in glob.rsplit("/", 1)[-1] else ""
+        folded = bool(extension) and not (_GLOB_CHARS & set(extension))
+        return cls(
+            glob=_lower_extension(glob) if folded else glob,
+            anchored="/" in glob,
+            folders_only=folders_only,
+            folded_extension=folded,
+        )
+
+    def matches(self, relative: str) -> bool:
+        target = relative if self.anchored else relative.rsplit("/", 1)[-1]
+        if self.folded_extension:
+            target = _lower_extension(target)
+        return fnmatch.fnmatchcase(target, self.glob)
+
+
+def _matches_file(patterns: Sequence[_Pattern], relative: str) -> bool:
+    """A file pattern matches the file; a folder pattern matches when one of the file's folders does."""
     for pattern in patterns:
-        target = relative if "/" in pattern else name
-        if fnmatch.fnmatchcase(target, pattern):
+        if not pattern.folders_only:
+            if pattern.matches(relative):
+                return True
+            continue
+        folders = relative.split("/")[:-1]
+        if any(pattern.matches("/".join(folders[: depth + 1])) for depth in range(len(folders))):
             return True
     return False
 
@@ -21,28 +70,33 @@ class PathFilter:
     """Include/exclude globs plus the skip rules for names (hidden files, Office lock files)."""
 
     def __init__(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
-        self.include = list(include)
-        self.exclude = list(exclude)
+        self.include = [_Pattern.parse(text) for text in include]
+        self.exclude = [_Pattern.parse(text) for text in exclude]
 
     def folder_skip_reason(self, relative: str, name: str) -> str | None:
-        """Why a folder is not walked, or None to walk it."""
+        """Why a folder is not walked (recorded), or None to walk it. Excluded folders are not walked
+        either: see :meth:`excludes_folder`."""
         if name.startswith("."):
             return "hidden folder (not walked)"
-        if self.exclude and _matches(self.exclude, relative):
-            return "excluded by --exclude"
         return None
 
+    def excludes_folder(self, relative: str) -> bool:
+        """True when --exclude prunes this folder (any pattern, with or without a trailing slash)."""
+        return any(pattern.matches(relative) for pattern in self.exclude)
+
     def file_skip_reason(self, relative: str, name: str) -> str | None:
-        """Why a file is left out by its name alone, or None to keep it."""
+        """Why a file is skipped by its name alone (recorded), or None to keep it."""
         if name.startswith("~$"):
             return "Office lock file"
         if name.startswith("."):
             return "hidden file"
-        if self.exclude and _matches(self.exclude, relative):
-            return "excluded by --exclude"
-        if self.include and not _matches(self.include, relative):
-            return "not matched by --include"
         return None
+
+    def filters_out(self, relative: str) -> bool:
+        """True when --include/--exclude leave this file out of the run (not recorded, not counted)."""
+        if self.exclude and any(not p.folders_only and p.matches(relative) for p in self.exclude):
+            return True
+        return bool(self.include) and not _matches_file(self.include, relative)
 
 
 def special_file_reason(mode: int) -> str | None:

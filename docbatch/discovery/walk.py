@@ -1,4 +1,4 @@
-"""Recursive, streaming walk of one root folder into Documents and Skips.
+"""Recursive, streaming walk of one root folder into Documents, Skips and failures.
 
 Symlinks are followed only while their target stays inside the root (and never twice into the same
 folder, so loops end); special files are classified from lstat/stat and never opened.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from docbatch.discovery.filters import PathFilter, special_file_reason
-from docbatch.models import Document, Priority, Skip
+from docbatch.discovery.items import Discovered, DiscoveryFailure, FileIdentity, identity, is_docbatch_folder
+from docbatch.models import Document, ErrorKind, Priority, Skip
 
 
 def display_name(path: str) -> str:
@@ -23,12 +25,48 @@ def _inside(child_real: str, root_real: str) -> bool:
     return child_real == root_real or child_real.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
-def walk_root(
-    root: Path, prefix: str, path_filter: PathFilter, left_out: frozenset[str] = frozenset()
-) -> Iterator[Document | Skip]:
+@dataclass
+class WalkRules:
+    """What every walk of a run leaves out, and what it remembers.
+
+    ``left_out``: real paths of folders passed over without a trace (the run's output and state
+    folders, and input roots walked on their own). ``claimed``: files passed over without a trace
+    (the run's log file, files given directly as PATHs). ``seen``: when set, every document's file
+    identity is added, so that a manifest naming the same file again does not process it twice.
+    """
+
+    path_filter: PathFilter
+    left_out: frozenset[str] = frozenset()
+    claimed: frozenset[FileIdentity] = frozenset()
+    seen: set[FileIdentity] | None = None
+    _claimed_inodes: frozenset[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._claimed_inodes = frozenset(inode for _, inode in self.claimed)
+
+    def is_claimed(self, entry: os.DirEntry[str]) -> bool:
+        # entry.inode() comes with the directory listing: no system call for the common case.
+        if not self._claimed_inodes or entry.inode() not in self._claimed_inodes:
+            return False
+        try:
+            return identity(entry.stat()) in self.claimed
+        except OSError:
+            return False
+
+    def is_own_folder(self, entry: os.DirEntry[str]) -> bool:
+        try:
+            if not entry.is_dir():
+                return False
+        except OSError:
+            return False
+        return os.path.realpath(entry.path) in self.left_out or is_docbatch_folder(entry.path)
+
+
+def walk_root(root: Path, prefix: str, rules: WalkRules) -> Iterator[Discovered]:
     """Yield every file below ``root`` in a stable (sorted) order; ``prefix`` starts each source id.
-    Folders whose real path is in ``left_out`` (docbatch's own output and state) are passed over
-    without a trace: they hold no documents of the user's."""
+    Docbatch's own folders (this run's, or any holding a ledger or an output marker) are passed over
+    without a trace: they hold no documents of the user's. A folder that cannot be listed is a
+    failure (kind ``io``), not a skip."""
     root_real = os.path.realpath(root)
     visited: set[str] = {root_real}
     # An explicit stack instead of recursion: deep trees cannot hit the recursion limit.
@@ -39,14 +77,19 @@ def walk_root(
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as error:
-            yield Skip(source_id=rel_folder or ".", path=Path(folder), reason=f"cannot list folder: {error.strerror}")
+            yield DiscoveryFailure(
+                source_id=display_name(rel_folder) or ".",
+                path=Path(folder),
+                error_kind=ErrorKind.IO,
+                message=f"cannot read folder {display_name(folder)}: {(error.strerror or str(error)).lower()}",
+            )
             continue
         subfolders: list[tuple[str, str]] = []
         for entry in entries:
-            if left_out and _is_own_folder(entry, left_out):
+            if rules.is_own_folder(entry) or rules.is_claimed(entry):
                 continue
             relative = display_name(f"{rel_folder}/{entry.name}" if rel_folder else entry.name)
-            outcome = _classify(entry, relative, root_real, visited, path_filter)
+            outcome = _classify(entry, relative, root_real, visited, rules)
             if isinstance(outcome, tuple):
                 subfolders.append(outcome)
             elif outcome is not None:
@@ -55,16 +98,9 @@ def walk_root(
         stack.extend(reversed(subfolders))
 
 
-def _is_own_folder(entry: os.DirEntry[str], left_out: frozenset[str]) -> bool:
-    try:
-        return entry.is_dir() and os.path.realpath(entry.path) in left_out
-    except OSError:
-        return False
-
-
 def _classify(
-    entry: os.DirEntry[str], relative: str, root_real: str, visited: set[str], path_filter: PathFilter
-) -> Document | Skip | tuple[str, str] | None:
+    entry: os.DirEntry[str], relative: str, root_real: str, visited: set[str], rules: WalkRules
+) -> Discovered | tuple[str, str] | None:
     path = Path(entry.path)
     if entry.is_symlink():
         target = os.path.realpath(entry.path)
@@ -75,9 +111,11 @@ def _classify(
     try:
         is_dir = entry.is_dir(follow_symlinks=True)
     except OSError as error:
-        return Skip(source_id=relative, path=path, reason=f"cannot stat: {error.strerror}")
+        return _unreadable(relative, path, error)
     if is_dir:
-        reason = path_filter.folder_skip_reason(relative, entry.name)
+        if rules.path_filter.excludes_folder(relative):
+            return None  # left out by --exclude: not part of the run
+        reason = rules.path_filter.folder_skip_reason(relative, entry.name)
         if reason:
             return Skip(source_id=relative, path=path, reason=reason)
         real = os.path.realpath(entry.path)
@@ -85,23 +123,36 @@ def _classify(
             return Skip(source_id=relative, path=path, reason="folder already walked (symlink loop)")
         visited.add(real)
         return (entry.path, relative)
-    reason = path_filter.file_skip_reason(relative, entry.name)
+    reason = rules.path_filter.file_skip_reason(relative, entry.name)
     if reason:
         return Skip(source_id=relative, path=path, reason=reason)
-    return document_from_stat(path, relative)
+    if rules.path_filter.filters_out(relative):
+        return None
+    return document_from_stat(path, relative, seen=rules.seen)
 
 
-def document_from_stat(path: Path, source_id: str, **fields: object) -> Document | Skip:
-    """Stat a file (following a link) and return a Document, or a Skip for special and empty files."""
+def _unreadable(source_id: str, path: Path, error: OSError) -> DiscoveryFailure:
+    reason = (error.strerror or str(error)).lower()
+    message = f"cannot read {display_name(str(path))}: {reason}"
+    return DiscoveryFailure(source_id=source_id, path=path, error_kind=ErrorKind.IO, message=message)
+
+
+def document_from_stat(
+    path: Path, source_id: str, *, seen: set[FileIdentity] | None = None, **fields: object
+) -> Discovered:
+    """Stat a file (following a link) and return a Document, a Skip for special and empty files, or a
+    failure (kind ``io``) when it cannot be reached. ``seen`` collects the file's identity."""
     try:
         info = os.stat(path)
     except OSError as error:
-        return Skip(source_id=source_id, path=path, reason=f"cannot stat: {error.strerror}")
+        return _unreadable(source_id, path, error)
     reason = special_file_reason(info.st_mode)
     if reason:
         return Skip(source_id=source_id, path=path, reason=reason)
     if info.st_size == 0:
         return Skip(source_id=source_id, path=path, reason="empty file")
+    if seen is not None:
+        seen.add(identity(info))
     if not fields:
         # Built from a stat result, so nothing to validate; model_construct is several times faster,
         # which counts at thousands of files a second.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from docbatch.checkpoint.reader import DocumentRow, LedgerReader
 from docbatch.config import RunConfig
+from docbatch.engine.claims import OutputClaims
 from docbatch.errors import DocumentError
 from docbatch.models import Document, JobState
 from docbatch.outputs.paths import output_path
@@ -43,6 +44,7 @@ class Planner:
         self._reader = reader
         self._all_versions = _all_processor_versions()
         self._by_extension: dict[str, str] = {}
+        self.claims = OutputClaims(config.output.root, config.output.format, reader)
 
     def recipe_hash(self, document: Document) -> str:
         """The recipe a document will be processed with, known from its extension alone (and its own
@@ -72,6 +74,13 @@ class Planner:
             return output_path(self._config.output.root, document.source_id, self._config.output.format).exists()
         except DocumentError:
             return False
+
+    def refusal(self, document: Document, plan: Plan) -> tuple[str, str] | None:
+        """Claim the output of a document that will be processed or is done; None when it is its own,
+        else (ledger id, reason) for a ``collision``. Dead documents write nothing and claim nothing."""
+        if plan.verdict is Verdict.STILL_DEAD:
+            return None
+        return self.claims.claim(document, check_ledger=plan.verdict is Verdict.PROCESS)
 
     def plan(self, document: Document) -> Plan:
         recipe = self.recipe_hash(document)

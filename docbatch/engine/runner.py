@@ -17,25 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
-from docbatch.checkpoint.lock import StateLock
+from docbatch.checkpoint.lock import OutputLock, StateLock
 from docbatch.checkpoint.reader import LedgerReader
 from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.config import RunConfig
-from docbatch.discovery import discover
+from docbatch.discovery import Discovered, DiscoveryFailure, check_inputs, discover
 from docbatch.engine.batching import TARGET_BATCH_S, BatchSizer
+from docbatch.engine.claims import written_files
 from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
 from docbatch.engine.heartbeat import note_executor, publish_heartbeats
 from docbatch.engine.jobs import process_batch
 from docbatch.engine.planner import Planner, Verdict
 from docbatch.engine.progress import RunProgress
+from docbatch.engine.refusals import fail_before_handover, fail_unreadable
 from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
 from docbatch.errors import ConfigError, DocbatchError, ExitCode, usable_folder_problem
 from docbatch.executors.base import Executor
 from docbatch.executors.choice import build_executor
 from docbatch.executors.local import LocalExecutor
-from docbatch.models import Document, JobState, Priority, Skip
+from docbatch.models import Document, ErrorKind, JobState, Priority, Skip
 from docbatch.outputs.paths import REPORT_NAME
 from docbatch.outputs.writers import write_atomic
 from docbatch.report.build import build_report
@@ -70,10 +72,18 @@ async def run_batch(
     Never raises for a bad document. Raises StateLocked when another run holds the state folder, and
     DocbatchError when discovery itself fails (an unreadable manifest).
     """
+    check_inputs(config.sources, output=config.output.root, state=config.state_dir)
     lock = StateLock(config.state_dir)
     await asyncio.to_thread(lock.acquire, config.wait_lock_s)
     try:
-        return await _run_locked(config, executor, progress)
+        # The outputs are what two runs really share: a run from another working directory (another
+        # default state folder) waits or exits 3 here, and one with another ledger is refused.
+        output_lock = OutputLock(config.output.root, config.state_dir)
+        await asyncio.to_thread(output_lock.acquire, config.wait_lock_s)
+        try:
+            return await _run_locked(config, executor, progress)
+        finally:
+            output_lock.release()
     finally:
         lock.release()
 
@@ -235,14 +245,14 @@ async def _feed(run: RunContext) -> None:
     counter = itertools.count()
     stop = threading.Event()
 
-    def hand_over(chunk: list[Document | Skip]) -> None:
+    def hand_over(chunk: list[Discovered]) -> None:
         # Blocks this thread while the queue is full: discovery never runs far ahead of work.
         asyncio.run_coroutine_threadsafe(_admit_all(run, chunk, counter), loop).result()
 
     def walk() -> None:
         own = (run.config.output.root, run.config.state_dir)
-        items: Iterator[Document | Skip] = discover(run.config.sources, own_folders=own)
-        chunk: list[Document | Skip] = []
+        items: Iterator[Discovered] = discover(run.config.sources, own_folders=own, own_files=written_files())
+        chunk: list[Discovered] = []
         last = time.monotonic()
         try:
             for item in items:
@@ -277,14 +287,17 @@ async def _feed(run: RunContext) -> None:
             await run.queue.put(((1, index), END))
 
 
-async def _admit_all(run: RunContext, chunk: list[Document | Skip], counter: Iterator[int]) -> None:
+async def _admit_all(run: RunContext, chunk: list[Discovered], counter: Iterator[int]) -> None:
     for item in chunk:
         if run.stopper.draining.is_set():
             return
         await _admit(run, item, next(counter))
 
 
-async def _admit(run: RunContext, item: Document | Skip, sequence: int) -> None:
+async def _admit(run: RunContext, item: Discovered, sequence: int) -> None:
+    if isinstance(item, DiscoveryFailure):
+        fail_unreadable(run, item)
+        return
     if isinstance(item, Skip):
         run.progress.on_skipped(item)
         run.recorder.record(
@@ -301,6 +314,10 @@ async def _admit(run: RunContext, item: Document | Skip, sequence: int) -> None:
     item = _apply_priority_rules(run, item)
     run.progress.on_discovered(item)
     plan = run.planner.plan(item)
+    refused = run.planner.refusal(item, plan)
+    if refused is not None:
+        fail_before_handover(run, item, ErrorKind.COLLISION, refused[1], ledger_id=refused[0])
+        return
     if plan.verdict is Verdict.UP_TO_DATE:
         run.progress.on_up_to_date(item)
         return

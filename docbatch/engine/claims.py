@@ -1,0 +1,92 @@
+"""Who writes which output file, decided in the coordinator before a document is handed over.
+
+Workers write the outputs themselves, so the check cannot wait for them: each document about to be
+processed (or found done) claims its output file for this run, and a document whose output file is
+already claimed in this run, or recorded in the ledger as another document's (and still there), fails
+as ``collision``: it is never written over. With ``--format jsonl`` every document writes the same
+stream; there a collision is a second document under an id the stream already carries in this run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from docbatch.checkpoint.reader import LedgerReader
+from docbatch.config import OutputFormat
+from docbatch.discovery import display_name
+from docbatch.errors import DocumentError
+from docbatch.models import Document
+from docbatch.outputs.paths import output_key, output_path
+
+
+def written_files() -> tuple[Path, ...]:
+    """Files this process writes besides the outputs and the ledger: the --log-file, which must never
+    be read back as input."""
+    handlers = logging.getLogger("docbatch").handlers
+    return tuple(Path(handler.baseFilename) for handler in handlers if isinstance(handler, logging.FileHandler))
+
+
+def _case_insensitive(folder: Path) -> bool:
+    """Whether the file system of ``folder`` folds case (a mounted share, macOS): `A.pdf.json` and
+    `a.pdf.json` are then one file. Probed once, with a file of our own."""
+    probe = folder / f".docbatch-case-probe-{os.getpid()}"
+    try:
+        probe.touch()
+        try:
+            return (folder / probe.name.upper()).exists()
+        finally:
+            probe.unlink()
+    except OSError:
+        return False
+
+
+class OutputClaims:
+    """The outputs claimed in this run, and the ledger's record of earlier ones."""
+
+    def __init__(self, root: Path, fmt: OutputFormat, reader: LedgerReader | None) -> None:
+        self._root = root
+        self._format = fmt
+        self._reader = reader
+        self._fold = fmt is not OutputFormat.JSONL and _case_insensitive(root)
+        self._claims: dict[str, Document] = {}
+
+    def claim(self, document: Document, *, check_ledger: bool) -> tuple[str, str] | None:
+        """Claim ``document``'s output. Returns None when it may write it, else the ledger id to
+        record the refusal under and the reason (naming the other document and the output file)."""
+        if self._format is OutputFormat.JSONL:
+            return self._claim_key(document, document.source_id, f"the stream {self._root / 'documents.jsonl'}")
+        try:
+            target = output_path(self._root, document.source_id, self._format)
+        except DocumentError:
+            return None  # an unsafe id: the worker refuses it with its own reason
+        key = output_key(str(target))
+        refused = self._claim_key(document, key.casefold() if self._fold else key, str(target))
+        if refused is None and check_ledger and self._reader is not None:
+            refused = self._ledger_owner(document, key, target)
+            if refused is not None:
+                del self._claims[key.casefold() if self._fold else key]
+        return refused
+
+    def _claim_key(self, document: Document, key: str, where: str) -> tuple[str, str] | None:
+        holder = self._claims.setdefault(key, document)
+        if holder is document:
+            return None
+        # The same id from two sources (a walk and a manifest) must not share one ledger row.
+        ledger_id = document.source_id if holder.source_id != document.source_id else f"{document.source_id}#dup"
+        return ledger_id, (
+            f"its output {where} is already taken in this run by {holder.source_id!r} "
+            f"({display_name(os.path.abspath(holder.path))}); it is not written over"
+        )
+
+    def _ledger_owner(self, document: Document, key: str, target: Path) -> tuple[str, str] | None:
+        assert self._reader is not None
+        for other, path, found in self._reader.output_owners(key, document.source_id):
+            same_file = found.casefold() == key.casefold() if self._fold else found == key
+            if same_file and target.exists():
+                return document.source_id, (
+                    f"its output {target} belongs to {other!r} ({path or 'path unknown'}) since an earlier run; "
+                    "it is not written over"
+                )
+        return None
