@@ -110,3 +110,55 @@ def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / LEDGER_FILE).write_bytes(b"not a database" * 100)
     with pytest.raises(LedgerError, match="cannot open the ledger"):
         SqliteLedger.open(tmp_path)
+
+
+# The documents table as docbatch wrote it before output keys (schema version 1).
+_VERSION_1 = """
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, parent_run_id TEXT, started_at REAL NOT NULL, finished_at REAL,
+    status TEXT NOT NULL, pid INTEGER, host TEXT, command TEXT, config TEXT, output_dir TEXT, executor TEXT,
+    report_path TEXT, exit_code INTEGER, counts TEXT, heartbeat_at REAL);
+CREATE TABLE documents (source_id TEXT PRIMARY KEY, path TEXT, size INTEGER, mtime_ns INTEGER, priority INTEGER,
+    sha256 TEXT, kind TEXT, state TEXT NOT NULL, recipe_hash TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    last_run_id TEXT, error_kind TEXT, message TEXT, output_path TEXT, updated_at REAL);
+CREATE TABLE events (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, source_id TEXT NOT NULL, state TEXT NOT NULL,
+    attempt INTEGER NOT NULL, at REAL NOT NULL, pid INTEGER, host TEXT, error_kind TEXT, message TEXT,
+    duration_s REAL, details TEXT);
+CREATE INDEX events_by_run ON events (run_id, state);
+CREATE INDEX documents_by_state ON documents (state);
+CREATE INDEX documents_by_run ON documents (last_run_id, state);
+INSERT INTO documents (source_id, path, state, output_path) VALUES ('a.pdf', '/in/a.pdf', 'succeeded', 'out/a.pdf.json');
+INSERT INTO documents (source_id, path, state) VALUES ('b.pdf', '/in/b.pdf', 'dead');
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_ledger_is_migrated_with_the_owner_of_each_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    connection = sqlite3.connect(tmp_path / LEDGER_FILE)
+    connection.executescript(_VERSION_1)
+    connection.close()
+    from docbatch.checkpoint.reader import LedgerReader
+
+    assert LedgerReader.open(tmp_path).document("a.pdf") is not None  # `status` reads it as it is
+    ledger = SqliteLedger.open(tmp_path)
+    assert ledger.query("PRAGMA user_version") == [(2,)]
+    (tmp_path / "out").mkdir()
+    # Recorded relative paths are read from the working directory, where the default state folder is.
+    owners = LedgerReader.open(tmp_path).output_owners(str(tmp_path / "out" / "a.pdf.json"), "other")
+    assert owners == [("a.pdf", "/in/a.pdf", str(tmp_path / "out" / "a.pdf.json"))]
+    ledger.close()
+    assert SqliteLedger.open(tmp_path).query("SELECT count(*) FROM documents") == [(2,)]  # opens again as is
+
+
+def test_new_outputs_are_recorded_by_their_real_path(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    ledger = SqliteLedger.open(tmp_path)
+    _run(ledger, "r1")
+    output = str(tmp_path / "link" / "x.json")
+    ledger.apply([LedgerEvent("r1", "x", JobState.SUCCEEDED, 1.0, output_path=output)])
+    assert ledger.query("SELECT output_path, output_key FROM documents") == [
+        (output, str(tmp_path / "real" / "x.json"))
+    ]
