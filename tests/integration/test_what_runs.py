@@ -148,9 +148,7 @@ def test_a_folder_without_read_permission_fails_the_run_with_its_reason(public_t
     )  # fmt: skip
     locked.chmod(0o755)
     assert result.returncode == 1, result.stderr
-    assert _failures(public_tmp / "out") == [
-        ("locked", "io", "cannot read folder docs/locked: permission denied")
-    ]
+    assert _failures(public_tmp / "out") == [("locked", "io", "cannot read folder docs/locked: permission denied")]
 
 
 def _wait_for_holder(marker: Path, timeout_s: float = 60) -> None:
@@ -167,7 +165,8 @@ def test_two_runs_from_different_folders_never_write_the_same_outputs_at_once(tm
     for name in ("cron", "shell"):
         (tmp_path / name).mkdir()
     slow = subprocess.Popen(
-        [sys.executable, "-m", "docbatch", "run", "../docs", "-o", "../out", "-q", "--exec", "sh -c 'sleep 5; cat \"$0\"' {in}"],
+        [sys.executable, "-m", "docbatch", "run", "../docs", "-o", "../out", "-q",
+         "--exec", "sh -c 'sleep 5; cat \"$0\"' {in}"],
         cwd=tmp_path / "cron", env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -126,7 +126,8 @@ CREATE TABLE events (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, source_id TEX
 CREATE INDEX events_by_run ON events (run_id, state);
 CREATE INDEX documents_by_state ON documents (state);
 CREATE INDEX documents_by_run ON documents (last_run_id, state);
-INSERT INTO documents (source_id, path, state, output_path) VALUES ('a.pdf', '/in/a.pdf', 'succeeded', 'out/a.pdf.json');
+INSERT INTO documents (source_id, path, state, output_path)
+    VALUES ('a.pdf', '/in/a.pdf', 'succeeded', 'out/a.pdf.json');
 INSERT INTO documents (source_id, path, state) VALUES ('b.pdf', '/in/b.pdf', 'dead');
 PRAGMA user_version = 1;
 """

@@ -88,7 +88,10 @@ def test_a_given_id_that_climbs_with_dotdot_fails_with_a_clear_message(docs: Pat
     manifest.write_text("path,id\na.txt,../evil\n")
     (item,) = discover(SourceConfig(manifests=[manifest]))
     assert isinstance(item, DiscoveryFailure) and item.error_kind is ErrorKind.INTERNAL
-    assert item.message == "list.csv line 2: id '../evil' climbs out of the output folder with '..'; give an id without '..'"
+    assert (
+        item.message
+        == "list.csv line 2: id '../evil' climbs out of the output folder with '..'; give an id without '..'"
+    )
 
 
 def test_csv_manifest_without_path_column_stops_before_the_run(docs: Path) -> None:

@@ -226,7 +226,9 @@ def test_an_unreadable_folder_is_a_failure_not_a_skip(public_tmp: Path) -> None:
         (tmp_path / "docs" / "locked").chmod(0o755)
     lines = out.splitlines()
     assert lines[0] == "Document a.txt  "
-    assert lines[1] == f"DiscoveryFailure locked io cannot read folder {tmp_path / 'docs' / 'locked'}: permission denied"
+    assert (
+        lines[1] == f"DiscoveryFailure locked io cannot read folder {tmp_path / 'docs' / 'locked'}: permission denied"
+    )
 
 
 def _as_nobody(command: list[str], cwd: Path) -> str:
