@@ -71,9 +71,12 @@ def read_manifest(manifest: Path, rules: ManifestRules | None = None) -> Iterato
             rows = _list_rows(handle)
         base = manifest.parent
         label = manifest.name
+        # A manifest docbatch wrote itself (`retry-failed`, in the state folder) repeats ids docbatch
+        # gave, `../x.pdf` included; a user's `id` may not climb with `..`.
+        own_ids = _real_folder(str(base)) in rules.own_folders
         try:
             for line_number, row in rows:
-                item = _entry(base, label, line_number, row)
+                item = _entry(base, label, line_number, row, own_ids=own_ids)
                 checked = _check(item, f"{label}:{line_number}", rules) if isinstance(item, Document) else item
                 if checked is not None:
                     yield checked
@@ -118,7 +121,7 @@ def _csv_rows(manifest: Path, lines: TextIO) -> Iterator[tuple[int, dict[str, An
         yield reader.line_num, entry
 
 
-def _entry(base: Path, label: str, line_number: int, row: dict[str, Any] | str) -> Discovered:
+def _entry(base: Path, label: str, line_number: int, row: dict[str, Any] | str, *, own_ids: bool) -> Discovered:
     where = f"{label}:{line_number}"
     if isinstance(row, str):
         return Skip(source_id=where, path=base / label, reason=f"bad manifest line: {row}")
@@ -130,7 +133,7 @@ def _entry(base: Path, label: str, line_number: int, row: dict[str, Any] | str) 
     if not path.is_absolute():
         path = base / path
     given_id = str(row.get("id") or "").strip()
-    if given_id and ".." in PurePosixPath(given_id).parts:
+    if given_id and not own_ids and ".." in PurePosixPath(given_id).parts:
         return DiscoveryFailure(
             source_id=where,
             path=path,

@@ -246,3 +246,17 @@ def test_a_walked_and_a_listed_document_with_one_id_do_not_share_a_ledger_row(tm
     assert f"already taken in this run by 'other/a.txt' ({tmp_path}/docs/other/a.txt)" in message
     lines = (tmp_path / "out" / "documents.jsonl").read_text().splitlines()
     assert [json.loads(line)["text"].strip() for line in lines if '"other/a.txt"' in line] == ["walked"]
+
+
+def test_retry_failed_repeats_a_document_from_outside_the_manifest_folder(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "bad.pdf").write_bytes(b"%PDF-1.7 cut short")
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "batch.txt").write_text("../shared/bad.pdf\n")
+    assert run_cli("run", "--manifest", "lists/batch.txt", "-o", "out", "-q", cwd=tmp_path).returncode == 1
+    result = run_cli("retry-failed", "-q", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    ledger = sqlite3.connect(tmp_path / ".docbatch" / "ledger.sqlite")
+    # Tried again as the same document (its id came from docbatch, not from a user's `id` column).
+    kinds = ledger.execute("SELECT error_kind FROM events WHERE source_id = '../shared/bad.pdf' AND state = 'dead'")
+    assert [kind for (kind,) in kinds] == ["corrupt", "corrupt"]
