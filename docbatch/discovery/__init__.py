@@ -61,7 +61,11 @@ def _root_ids(roots: list[_Root]) -> list[str]:
 
 
 def _walk_reaches(outer: str, inner: str, is_file: bool, path_filter: PathFilter, left_out: frozenset[str]) -> bool:
-    """Whether the walk of folder ``outer`` (a real path) yields ``inner`` (a real path inside it)."""
+    """Whether the walk of folder ``outer`` (a real path) yields ``inner`` (a real path inside it).
+    When unsure, False: ``inner`` is then walked on its own and left out of ``outer``'s walk, which
+    changes only its ids, never processes a file twice."""
+    if any(pattern.anchored for pattern in (*path_filter.include, *path_filter.exclude)):
+        return False  # matched against ids that depend on which roots are kept: cannot be known yet
     relative = os.path.relpath(inner, outer)
     parts = [] if relative == "." else relative.split(os.sep)
     for depth in range(len(parts) - 1 if is_file else len(parts)):

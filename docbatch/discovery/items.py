@@ -13,6 +13,7 @@ from docbatch.models import Document, ErrorKind, Skip
 # Files that mark a folder as docbatch's own: a state folder holds its ledger, an output folder its
 # marker (see docbatch.checkpoint.lock). Such folders are never walked, whatever their name.
 OUTPUT_MARKER = ".docbatch-output"
+OWN_FOLDER_MARKERS = frozenset({LEDGER_FILE, OUTPUT_MARKER})
 
 
 class DiscoveryFailure(BaseModel):
@@ -38,4 +39,4 @@ def identity(info: os.stat_result) -> FileIdentity:
 
 def is_docbatch_folder(folder: str) -> bool:
     """True for a state folder (it holds a ledger) or an output folder (it holds the marker) of any run."""
-    return os.path.isfile(os.path.join(folder, LEDGER_FILE)) or os.path.isfile(os.path.join(folder, OUTPUT_MARKER))
+    return any(os.path.isfile(os.path.join(folder, marker)) for marker in OWN_FOLDER_MARKERS)

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docbatch.discovery.filters import PathFilter, special_file_reason
-from docbatch.discovery.items import Discovered, DiscoveryFailure, FileIdentity, identity, is_docbatch_folder
+from docbatch.discovery.items import (
+    OWN_FOLDER_MARKERS,
+    Discovered,
+    DiscoveryFailure,
+    FileIdentity,
+    identity,
+    is_docbatch_folder,
+)
 from docbatch.models import Document, ErrorKind, Priority, Skip
 
 
@@ -59,7 +66,7 @@ class WalkRules:
                 return False
         except OSError:
             return False
-        return os.path.realpath(entry.path) in self.left_out or is_docbatch_folder(entry.path)
+        return os.path.realpath(entry.path) in self.left_out
 
 
 def walk_root(root: Path, prefix: str, rules: WalkRules) -> Iterator[Discovered]:
@@ -84,6 +91,8 @@ def walk_root(root: Path, prefix: str, rules: WalkRules) -> Iterator[Discovered]
                 message=f"cannot read folder {display_name(folder)}: {(error.strerror or str(error)).lower()}",
             )
             continue
+        if rel_folder != prefix and any(entry.name in OWN_FOLDER_MARKERS and entry.is_file() for entry in entries):
+            continue  # another run's state or output folder, seen from its own listing: no extra stat
         subfolders: list[tuple[str, str]] = []
         for entry in entries:
             if rules.is_own_folder(entry) or rules.is_claimed(entry):
@@ -117,7 +126,9 @@ def _classify(
             return None  # left out by --exclude: not part of the run
         reason = rules.path_filter.folder_skip_reason(relative, entry.name)
         if reason:
-            return Skip(source_id=relative, path=path, reason=reason)
+            # A hidden folder is not walked, so only here are its contents looked at: `.docbatch`
+            # of an earlier run is docbatch's own, not a skipped folder of the user's.
+            return None if is_docbatch_folder(entry.path) else Skip(source_id=relative, path=path, reason=reason)
         real = os.path.realpath(entry.path)
         if real in visited:
             return Skip(source_id=relative, path=path, reason="folder already walked (symlink loop)")
