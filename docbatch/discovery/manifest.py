@@ -2,8 +2,8 @@
 
 Optional per-document fields: `id` (the source id), `priority` (low|normal|high|critical) and
 `options` (an object, or a JSON string in CSV). Relative paths are taken from the manifest's folder,
-`../` included. Without an `id`, a row's id is its path as written, normalised (`./a.pdf` and
-`sub/../a.pdf` are `a.pdf`; `../x.pdf` stays `../x.pdf`, its output goes to `%2E%2E/x.pdf.json`).
+`../` included. Without an `id`, a row's id is its path as written (as it always was: ledgers of
+earlier runs keep their documents); `../x.pdf` stays `../x.pdf`, its output goes to `%2E%2E/x.pdf.json`.
 
 A bad row becomes a recorded Skip; a row naming a file that cannot be read, or an id already given to
 another file, is a failure of the run; a row naming a file already listed (however its path is
@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import functools
 import os
-import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -141,7 +140,7 @@ def _entry(base: Path, label: str, line_number: int, row: dict[str, Any] | str, 
             message=f"{label} line {line_number}: id {given_id!r} climbs out of the output folder with '..'; "
             "give an id without '..'",
         )
-    source_id = given_id or posixpath.normpath(raw_path)
+    source_id = given_id or raw_path
     try:
         priority = parse_priority(row.get("priority", "normal"))
     except ValueError as error:

@@ -5,6 +5,7 @@ processed (or found done) claims its output file for this run, and a document wh
 already claimed in this run, or recorded in the ledger as another document's (and still there), fails
 as ``collision``: it is never written over. With ``--format jsonl`` every document writes the same
 stream; there a collision is a second document under an id the stream already carries in this run.
+A ledger row of the same source file under another id is the same document, not a collision.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ def _case_insensitive(folder: Path) -> bool:
             return (folder / probe.name.upper()).exists()
         finally:
             probe.unlink()
+    except OSError:
+        return False
+
+
+def _same_source(recorded: str | None, path: Path) -> bool:
+    """Whether a ledger row's source is this very file, listed under another id (`./a.pdf` in one
+    manifest, `a.pdf` in the next): the same document, so its output is its own to rewrite."""
+    if recorded is None:
+        return False
+    try:
+        return os.path.samefile(recorded, path)
     except OSError:
         return False
 
@@ -83,8 +95,8 @@ class OutputClaims:
     def _ledger_owner(self, document: Document, key: str, target: Path) -> tuple[str, str] | None:
         assert self._reader is not None
         for other, path, found in self._reader.output_owners(key, document.source_id):
-            same_file = found.casefold() == key.casefold() if self._fold else found == key
-            if same_file and target.exists():
+            same_output = found.casefold() == key.casefold() if self._fold else found == key
+            if same_output and target.exists() and not _same_source(path, document.path):
                 return document.source_id, (
                     f"its output {target} belongs to {other!r} ({path or 'path unknown'}) since an earlier run; "
                     "it is not written over"

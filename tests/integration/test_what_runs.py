@@ -260,3 +260,13 @@ def test_retry_failed_repeats_a_document_from_outside_the_manifest_folder(tmp_pa
     # Tried again as the same document (its id came from docbatch, not from a user's `id` column).
     kinds = ledger.execute("SELECT error_kind FROM events WHERE source_id = '../shared/bad.pdf' AND state = 'dead'")
     assert [kind for (kind,) in kinds] == ["corrupt", "corrupt"]
+
+
+def test_the_same_file_under_another_id_in_a_later_run_is_no_collision(tmp_path: Path) -> None:
+    write_texts(tmp_path / "docs", "a.txt")
+    (tmp_path / "first.txt").write_text("./docs/a.txt\n")  # as `find .` lists files
+    (tmp_path / "second.txt").write_text("docs/a.txt\n")
+    assert run_cli("run", "--manifest", "first.txt", "-o", "out", "-q", cwd=tmp_path).returncode == 0
+    result = run_cli("run", "--manifest", "second.txt", "-o", "out", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert _counts(tmp_path / "out")["succeeded"] == 1

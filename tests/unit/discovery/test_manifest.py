@@ -70,7 +70,7 @@ def test_the_same_file_listed_twice_is_one_document_under_its_first_id(docs: Pat
     manifest = docs / "list.txt"
     manifest.write_text(f"./a.txt\nsub/../a.txt\n{docs / 'a.txt'}\na.txt\nb.txt\n")
     items = list(discover(SourceConfig(manifests=[manifest])))
-    assert [(type(item).__name__, item.source_id) for item in items] == [("Document", "a.txt"), ("Document", "b.txt")]
+    assert [(type(item).__name__, item.source_id) for item in items] == [("Document", "./a.txt"), ("Document", "b.txt")]
 
 
 def test_paths_outside_the_manifest_folder_are_read_and_keep_their_relative_id(tmp_path: Path) -> None:
