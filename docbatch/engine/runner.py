@@ -69,8 +69,9 @@ async def run_batch(
 ) -> RunOutcome:
     """Process every document of ``config`` that needs it and return the report.
 
-    Never raises for a bad document. Raises StateLocked when another run holds the state folder, and
-    DocbatchError when discovery itself fails (an unreadable manifest).
+    Never raises for a bad document. Raises StateLocked when another run holds the state or output
+    folder; ConfigError when a PATH is the output or state folder or lies inside it, or when the output
+    folder belongs to another ledger; DocbatchError when discovery itself fails (an unreadable manifest).
     """
     check_inputs(config.sources, output=config.output.root, state=config.state_dir)
     lock = StateLock(config.state_dir)
