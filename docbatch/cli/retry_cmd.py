@@ -71,6 +71,10 @@ def retry_failed(
         )
     )
     base = RunConfig.model_validate_json(old.config_json)
+    if base.exec_template:  # the program may have gone since: say so once, not once per document
+        from docbatch.processors.command import parse_template
+
+        parse_template(base.exec_template)
     pool = base.pool.model_copy(
         update={
             "concurrency": concurrency or base.pool.concurrency or default_concurrency(),
