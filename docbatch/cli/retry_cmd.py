@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from docbatch.cli import logs
 from docbatch.cli.run_cmd import execute
 from docbatch.config import RunConfig, SourceConfig, default_concurrency, parse_duration
-from docbatch.errors import ConfigError
+from docbatch.errors import ConfigError, EnvironmentFailed, usable_folder_problem
 from docbatch.models import ErrorKind, Priority
 from docbatch.serialization import dumps_compact
+
+if TYPE_CHECKING:
+    from docbatch.checkpoint.reader import DocumentRow
 
 RETRY_MANIFEST = "retry-{run_id}.jsonl"
 
@@ -63,18 +67,12 @@ def retry_failed(
         raise typer.Exit(0)
     if old.config_json is None:
         raise ConfigError(f"run {old.run_id} recorded no configuration to repeat")
-    manifest = state / RETRY_MANIFEST.format(run_id=old.run_id)
-    manifest.write_bytes(
-        b"".join(
-            dumps_compact({"path": row.path, "id": row.source_id, "priority": _level(level, row.priority)}) + b"\n"
-            for row in chosen
-        )
-    )
     base = RunConfig.model_validate_json(old.config_json)
     if base.exec_template:  # the program may have gone since: say so once, not once per document
         from docbatch.processors.command import parse_template
 
         parse_template(base.exec_template)
+    manifest = _write_manifest(state, old.run_id, chosen, level)
     pool = base.pool.model_copy(
         update={
             "concurrency": concurrency or base.pool.concurrency or default_concurrency(),
@@ -103,6 +101,25 @@ def retry_failed(
             f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else "")
         )
     raise typer.Exit(int(outcome.exit_code))
+
+
+def _write_manifest(state: Path, run_id: str, chosen: list[DocumentRow], level: Priority | None) -> Path:
+    """The documents to retry as a JSONL manifest in the state folder; EnvironmentFailed if it cannot
+    be written (the retry has not started, so it leaves no run behind)."""
+    from docbatch.outputs.writers import write_atomic
+
+    manifest = state / RETRY_MANIFEST.format(run_id=run_id)
+    lines = (
+        dumps_compact({"path": row.path, "id": row.source_id, "priority": _level(level, row.priority)}) + b"\n"
+        for row in chosen
+    )
+    try:
+        write_atomic(manifest, b"".join(lines))
+    except OSError as error:
+        raise EnvironmentFailed(
+            f"--state {state}: cannot write the retry list: {usable_folder_problem(error)}"
+        ) from None
+    return manifest
 
 
 def _level(chosen: Priority | None, recorded: int | None) -> str:

@@ -27,7 +27,7 @@ def _outputs(root: Path) -> dict[str, bytes]:
     return {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and path.name != "report.json"
+        if path.is_file() and path.name != "report.json" and path.relative_to(root).parts[0] != "reports"
     }
 
 

@@ -107,7 +107,7 @@ def _outputs(root: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and path.name != "report.json"
+        if path.is_file() and path.name != "report.json" and path.relative_to(root).parts[0] != "reports"
     }
 
 

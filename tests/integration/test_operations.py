@@ -213,15 +213,21 @@ def test_a_run_inside_its_input_folder_never_reads_its_own_outputs_or_state(tmp_
     docs = write_texts(tmp_path / "docs", "a.txt")
     for _ in range(2):  # `cd docs && docbatch run .`: docbatch-out/ lands inside the input
         assert run_cli("run", ".", "-q", cwd=docs).returncode == 0
+    own_reports = sorted(f"reports/{p.name}" for p in (docs / "docbatch-out" / "reports").iterdir())
+    assert len(own_reports) == 2  # each run's own report
     assert sorted(p.relative_to(docs / "docbatch-out").as_posix() for p in (docs / "docbatch-out").rglob("*")) == [
         "a.txt.json",
         "report.json",
+        "reports",
+        *own_reports,
     ]
     visible_state = run_cli("run", ".", "-q", "-o", "out", "--state", "state", cwd=docs)
     assert visible_state.returncode == 0, visible_state.stderr
     report = json.loads((docs / "out" / "report.json").read_text())
     # docbatch-out/ of the earlier runs is an ordinary folder now; out/ and state/ are this run's own:
     # no output of out/ or of the ledger and lock in state/, and none of them skipped as binary either.
-    written = sorted(p.relative_to(docs / "out").as_posix() for p in (docs / "out").rglob("*.json"))
+    written = sorted(
+        p.relative_to(docs / "out").as_posix() for p in (docs / "out").rglob("*.json") if p.parent.name != "reports"
+    )
     assert written == ["a.txt.json", "docbatch-out/a.txt.json.json", "docbatch-out/report.json.json", "report.json"]
     assert not [skip for skip in report["skipped"] if skip["source_id"].startswith(("out", "state"))]
