@@ -146,8 +146,11 @@ def _coordinator_may_live(row: RunRow) -> bool:
     return not (row.host == socket.gethostname() and row.pid is not None and not pid_alive(row.pid))
 
 
-def list_runs(reader: LedgerReader, limit: int = 50) -> list[RunRow]:
-    rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+def list_runs(reader: LedgerReader, limit: int | None = 50) -> list[RunRow]:
+    """Runs, the most recent first; all of them when ``limit`` is None."""
+    rows = reader.query(
+        f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (-1 if limit is None else limit,)
+    )
     return [RunRow(*row) for row in rows]  # type: ignore[arg-type]
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from docbatch.outputs.paths import REPORT_NAME
@@ -28,3 +29,19 @@ def write_run_report(root: Path, run_id: str, data: bytes, *, latest: bool) -> P
     if latest:
         write_atomic(root / REPORT_NAME, data)
     return own
+
+
+def remove_run_report(run_id: str, report_path: str | None) -> int:
+    """Delete a pruned run's own report (`reports/<run id>.json`) and the `.html` rendered beside it;
+    never `report.json` nor a file that is not provably that run's own. Returns the files removed."""
+    if not report_path:
+        return 0
+    own = Path(report_path)
+    if own.name != f"{run_id}.json" or own.parent.name != RUN_REPORTS_FOLDER:
+        return 0
+    removed = 0
+    for path in (own, own.with_suffix(".html")):
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete: the ledger still prunes
+            path.unlink()
+            removed += 1
+    return removed

@@ -153,3 +153,60 @@ def test_a_retry_refused_by_the_lock_leaves_no_run_behind(tmp_path: Path) -> Non
     finally:
         holder.send_signal(signal.SIGTERM)
         holder.wait(timeout=30)
+
+
+def _age(tmp_path: Path, days: int, *run_ids: str) -> None:
+    with sqlite3.connect(tmp_path / ".docbatch" / "ledger.sqlite") as db:
+        db.executemany(
+            "UPDATE runs SET finished_at = finished_at - ? WHERE run_id = ?", [(days * 86400, r) for r in run_ids]
+        )
+
+
+def _counts(tmp_path: Path) -> tuple[list[str], dict[str, int], int]:
+    """Run ids (oldest first), events per run, and documents."""
+    with sqlite3.connect(tmp_path / ".docbatch" / "ledger.sqlite") as db:
+        runs = [row[0] for row in db.execute("SELECT run_id FROM runs ORDER BY started_at")]
+        events = dict(db.execute("SELECT run_id, count(*) FROM events GROUP BY run_id").fetchall())
+        documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    return runs, events, documents
+
+
+def test_prune_keeps_the_latest_run_and_the_runs_kept_retries_came_from(tmp_path: Path) -> None:
+    out = tmp_path / "docbatch-out"
+    other = write_texts(tmp_path / "other", "o.txt")
+    assert run_cli("run", str(other), "-q", cwd=tmp_path).returncode == 0
+    docs = write_texts(tmp_path / "docs", "raise1.txt", "ok.txt")
+    assert run_cli("run", str(docs), "-q", "--processor", MISBEHAVE, cwd=tmp_path).returncode == 1
+    (docs / "raise1.txt").write_text("fixed\n")
+    assert run_cli("retry-failed", "-q", cwd=tmp_path).returncode == 0
+    (unrelated, original, retry), events, documents = _counts(tmp_path)
+    _age(tmp_path, 50, unrelated, original, retry)
+
+    result = run_cli("prune", "--older-than", "30d", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("removed 1 runs"), result.stdout
+    # The retry is the latest run and the original is its parent: both stay with all their events.
+    assert _counts(tmp_path) == ([original, retry], {r: events[r] for r in (original, retry)}, documents)
+    assert not (out / "reports" / f"{unrelated}.json").exists()
+    assert (out / "reports" / f"{original}.json").is_file() and (out / "report.json").is_file()
+    assert (out / "o.txt.json").is_file()  # outputs are never pruned
+    assert json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)["parent_run_id"] == original
+    assert run_cli("report", original, "--html", cwd=tmp_path).returncode == 0
+
+    # A newer plain run becomes the latest; the retry and its parent are needed by nothing now.
+    assert run_cli("run", str(docs), "-q", "--processor", MISBEHAVE, cwd=tmp_path).returncode == 0
+    newest = _counts(tmp_path)[0][-1]
+    _age(tmp_path, 50, newest)
+    assert run_cli("prune", "--older-than", "30d", cwd=tmp_path).stdout.startswith("removed 2 runs")
+    assert _counts(tmp_path)[0] == [newest] and _counts(tmp_path)[2] == documents
+
+
+def test_prune_refuses_a_state_folder_that_does_not_exist(tmp_path: Path) -> None:
+    missing = run_cli("prune", "--older-than", "30d", "--state", "nowhere", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr == "docbatch: error: --state nowhere: no such folder, nothing to prune\n"
+    assert not (tmp_path / "nowhere").exists()
+    (tmp_path / "empty").mkdir()
+    empty = run_cli("prune", "--older-than", "30d", "--state", "empty", cwd=tmp_path)
+    assert empty.returncode == 2 and empty.stderr.startswith("docbatch: error: no ledger in empty")
+    assert list((tmp_path / "empty").iterdir()) == []
