@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 import typer.core
 import typer.main
+from pydantic import BaseModel
 
-from docbatch.config import ConfigFile, load_config_file, parse_duration, parse_size
+from docbatch.config import ConfigFile, PoolConfig, RunConfig, load_config_file, parse_duration, parse_size
 from docbatch.errors import ConfigError
 
 if TYPE_CHECKING:  # typer's own copy of click: its types only, nothing private at run time
@@ -69,6 +70,31 @@ _UNIT_CHECKS: dict[str, Callable[[str], None]] = {
     "executor": _executor,
     "exec_template": _exec_template,
 }
+
+
+# Numbers with bounds, by parameter name: the field of the run configuration that holds the bounds.
+_BOUNDED: dict[str, tuple[type[BaseModel], str]] = {
+    "concurrency": (PoolConfig, "concurrency"),
+    "max_jobs_per_worker": (PoolConfig, "max_jobs_per_worker"),
+    "retries": (RunConfig, "retries"),
+}
+
+
+def _check_range(name: str, value: object, origin: str) -> None:
+    """The configuration's own bounds (`concurrency >= 1`), checked here so the error names the origin."""
+    if name not in _BOUNDED or value is None:
+        return
+    from typing import Annotated
+
+    from pydantic import TypeAdapter, ValidationError
+
+    model, field = _BOUNDED[name]
+    info = model.model_fields[field]
+    try:
+        bounded: Any = Annotated[(info.annotation, *info.metadata)]  # the field's type with its bounds
+        TypeAdapter(bounded).validate_python(value)
+    except ValidationError as error:
+        raise ConfigError(f"{origin}: {error.errors()[0]['msg']}") from None
 
 
 def load_defaults(app: typer.Typer, argv: Sequence[str]) -> dict[str, dict[str, object]]:
@@ -154,6 +180,7 @@ def _check_one(parameter: Parameter, context: Context, raw: object, origin: str)
         value = parameter.process_value(context, raw)
     except typer.BadParameter as error:
         raise ConfigError(f"{origin}: {error.message.removeprefix('Value error, ')}") from None
+    _check_range(parameter.name or "", value, origin)
     check = _UNIT_CHECKS.get(parameter.name or "")
     if check is None or not isinstance(value, str):
         return

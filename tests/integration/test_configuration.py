@@ -45,6 +45,7 @@ def _refused(result: subprocess.CompletedProcess[str], tmp_path: Path) -> str:
         ),
         ('[run]\nconcurrency = "four"\n', 'docbatch.toml [run] concurrency = "four": '),
         ('[run]\nmax-file-size = "2 parsecs"\n', 'docbatch.toml [run] max-file-size = "2 parsecs": invalid size'),
+        ("[run]\nretries = -1\n", "docbatch.toml [run] retries = -1: Input should be greater than or equal to 0"),
         ('[run]\ninclude = "*.txt"\n', 'docbatch.toml [run] include = "*.txt": a list is expected'),
         ('[run]\nexec = "no-such-tool-here {in}"\n', "no program 'no-such-tool-here' on PATH"),
     ],
@@ -80,6 +81,7 @@ def test_docbatch_config_is_read_with_its_own_name_in_messages(tmp_path: Path) -
     [
         ("DOCBATCH_TIMEOUT", "x", 'DOCBATCH_TIMEOUT="x": invalid duration'),
         ("DOCBATCH_CONCURRENCY", "many", 'DOCBATCH_CONCURRENCY="many": '),
+        ("DOCBATCH_CONCURRENCY", "0", 'DOCBATCH_CONCURRENCY="0": Input should be greater than or equal to 1'),
         ("DOCBATCH_EXECUTOR", "ftp://x", 'DOCBATCH_EXECUTOR="ftp://x": use local, dask://HOST:PORT'),
     ],
 )
