@@ -150,6 +150,9 @@ def test_a_retry_refused_by_the_lock_leaves_no_run_behind(tmp_path: Path) -> Non
         refused = run_cli("retry-failed", first_id, cwd=tmp_path)
         assert refused.returncode == 3, refused.stderr
         assert len(_runs(tmp_path)) == 2  # the original and the holder, nothing from the refused retry
+        live = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)
+        assert live["status"] == "running"  # and its report will be its own file
+        assert live["report"] == f"docbatch-out/reports/{live['run_id']}.json"
     finally:
         holder.send_signal(signal.SIGTERM)
         holder.wait(timeout=30)
