@@ -107,10 +107,11 @@ def load_defaults(app: typer.Typer, argv: Sequence[str]) -> dict[str, dict[str, 
     if not isinstance(group, typer.core.TyperGroup):
         return {}
     commands = {name: command for name, command in group.commands.items() if not command.hidden}
-    config_file = load_config_file({name: _file_keys(command) for name, command in commands.items()})
     name, arguments = _invoked(argv, commands)
-    if name is not None:
-        _check_values(name, commands[name], arguments, config_file)
+    if name is None:  # `docbatch --version`, `--help` or a mistyped command: no defaults to give
+        return {}
+    config_file = load_config_file({name: _file_keys(command) for name, command in commands.items()})
+    _check_values(name, commands[name], arguments, config_file)
     return config_file.defaults
 
 
