@@ -8,14 +8,20 @@ from __future__ import annotations
 import enum
 import os
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docbatch.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# One `<number><unit>` part of a duration; `3h30m` and `1h 5m` are several parts in a row.
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
+# Largest first: a compound duration names each unit once, in this order (`30m3h` is a typo).
+_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_DURATION_HINT = "use a number with a unit (ms, s, m, h, d), e.g. 90s, 5m, 2h, 3h30m"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
     "": 1, "b": 1,
@@ -26,16 +32,38 @@ _SIZE_UNITS = {
 }  # fmt: skip
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from '90', '90s', '5m', '2h', '1d' or '250ms'; raises ConfigError otherwise."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"invalid duration {text!r}: use a number with an optional unit, e.g. 90s, 5m, 2h")
-    number, unit = match.groups()
-    seconds = float(number) * _DURATION_UNITS[(unit or "s").lower()]
-    if seconds <= 0:
+def parse_duration(text: str, *, allow_zero: bool = False) -> float:
+    """Seconds from a duration: a bare number of seconds (`90`), one part (`90s`, `5m`, `2h`, `1d`,
+    `250ms`, `1.5h`) or several, largest unit first, spaces allowed (`3h30m`, `1h 5m`, `1h30m15s`).
+
+    Raises ConfigError naming the text and the accepted forms; zero is refused unless ``allow_zero``.
+    """
+    seconds = _duration_seconds(text)
+    if seconds is None:
+        raise ConfigError(f"invalid duration {text!r}: {_DURATION_HINT}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError(f"invalid duration {text!r}: it must be greater than zero")
     return seconds
+
+
+def _duration_seconds(text: str) -> float | None:
+    """The seconds a well-formed duration stands for, or None when it is not one."""
+    bare = _BARE_NUMBER.match(text)
+    if bare:
+        return float(bare.group(1))
+    order = list(_DURATION_UNITS)
+    seconds, position, last_rank = 0.0, 0, -1
+    while position < len(text):
+        part = _DURATION_PART.match(text, position)
+        if not part or part.end() == position:
+            return None
+        unit = part.group(2).lower()
+        rank = order.index(unit)
+        if rank <= last_rank:  # a unit repeated or out of order
+            return None
+        seconds += float(part.group(1)) * _DURATION_UNITS[unit]
+        position, last_rank = part.end(), rank
+    return seconds if last_rank >= 0 else None
 
 
 def parse_size(text: str) -> int:
@@ -175,27 +203,100 @@ class RunConfig(BaseModel):
 
 
 CONFIG_FILE = "docbatch.toml"
-# Option names whose Python parameter is spelled differently (to avoid shadowing a builtin).
-_PARAMETER_ALIASES = {"format": "fmt"}
+CONFIG_ENV = "DOCBATCH_CONFIG"
 
 
-def load_config_file(path: Path | None = None) -> dict[str, dict[str, object]]:
-    """Per-command defaults from docbatch.toml (or $DOCBATCH_CONFIG): `[run]` holds option names as
-    spelled on the command line without dashes (`timeout = "5m"`, `max-file-size = "200MB"`).
-    Flags and DOCBATCH_* variables still win over it. A missing file means no defaults."""
+@dataclass(frozen=True)
+class ConfigFile:
+    """Per-command defaults read from docbatch.toml, with where each came from.
+
+    ``defaults`` maps a command (`run`) to {parameter name: value as written in the file} (what the
+    CLI takes as its default map); ``origins`` maps (command, parameter name) to the text an error
+    message quotes, e.g. `docbatch.toml [run] timeout = "5 minutes"`.
+    """
+
+    path: Path | None = None
+    defaults: dict[str, dict[str, object]] = field(default_factory=dict)
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def load_config_file(options: Mapping[str, Mapping[str, str]], path: Path | None = None) -> ConfigFile:
+    """Per-command defaults from docbatch.toml in the working directory (or the file $DOCBATCH_CONFIG
+    names): a table per command (`[run]`) holding options by their long names without the dashes
+    (`timeout = "5m"`, `max-file-size = "200MB"`; `max_file_size` works too). Flags and DOCBATCH_*
+    variables still win over it.
+
+    ``options`` maps each command to {option name as written in the file: parameter name}. A missing
+    docbatch.toml means no defaults; a DOCBATCH_CONFIG naming a missing file, a file that is not
+    TOML, an unknown section or an unknown option raise ConfigError naming the file (and the nearest
+    known name when there is one).
+    """
+    path = path or _config_path()
+    if path is None:
+        return ConfigFile()
     import tomllib
 
-    path = path or Path(os.environ.get("DOCBATCH_CONFIG", CONFIG_FILE))
-    if not path.is_file():
-        return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: cannot read configuration: {error}") from error
-    defaults: dict[str, dict[str, object]] = {}
-    for command, table in data.items():
+    loaded = ConfigFile(path=path)
+    for section, table in data.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{command}] must be a table of options")
-        options = {key.replace("-", "_"): value for key, value in table.items()}
-        defaults[command] = {_PARAMETER_ALIASES.get(name, name): value for name, value in options.items()}
-    return defaults
+            homes = _homes(section, options)
+            where = f": put it under {homes}" if homes else ""
+            raise ConfigError(f"{path}: {section} = {_toml_text(table)} is outside any [section]{where}")
+        if section not in options:
+            raise ConfigError(f"{path}: unknown section [{section}]{_nearest(section, options, '[{}]')}")
+        known = options[section]
+        for key, value in table.items():
+            name = known.get(key)
+            if name is None:
+                homes = _homes(key, options)
+                hint = _nearest(key, _spelled(known), "{}") or (f" (an option of {homes})" if homes else "")
+                raise ConfigError(f"{path} [{section}] {key}: unknown option{hint}")
+            loaded.defaults.setdefault(section, {})[name] = value
+            loaded.origins[(section, name)] = f"{path} [{section}] {key} = {_toml_text(value)}"
+    return loaded
+
+
+def _config_path() -> Path | None:
+    """The file to read: $DOCBATCH_CONFIG (which must exist), else ./docbatch.toml if there is one."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named)
+        if not path.exists():
+            raise ConfigError(f"{CONFIG_ENV}={named}: no such file")
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV}={named}: not a file")
+        return path
+    path = Path(CONFIG_FILE)
+    return path if path.is_file() else None
+
+
+def _spelled(known: Mapping[str, str]) -> list[str]:
+    """The documented spellings (dashes), not the underscore variants accepted alongside them."""
+    return [key for key in known if "_" not in key]
+
+
+def _nearest(name: str, candidates: Iterable[str], shape: str) -> str:
+    """` (did you mean X?)` for the closest candidate, or nothing when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {shape.format(close[0])}?)" if close else ""
+
+
+def _homes(key: str, options: Mapping[str, Mapping[str, str]]) -> str:
+    """The sections that do know ``key`` (`[run], [retry-failed]`), or nothing."""
+    return ", ".join(f"[{section}]" for section, known in options.items() if key in known)
+
+
+def _toml_text(value: object) -> str:
+    """A value as it would be written in TOML (strings quoted), for error messages."""
+    import json
+
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)

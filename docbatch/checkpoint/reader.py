@@ -103,12 +103,13 @@ _RUN_COLUMNS = (
 
 
 def find_run(reader: LedgerReader, run: str | None) -> RunRow:
-    """The run named by id (or a unique prefix of one), or the latest run; raise LedgerError otherwise."""
+    """The run named by id (or a unique prefix of one), or else the latest run that started work
+    (see :func:`latest_run`); raise LedgerError when there is none."""
     if run is None:
-        rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT 1")
-        if not rows:
+        latest = latest_run(reader)
+        if latest is None:
             raise LedgerError(f"{reader.path}: no runs recorded yet")
-        return RunRow(*rows[0])  # type: ignore[arg-type]
+        return latest
     rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id LIKE ? || '%' LIMIT 2", (run,))
     if not rows:
         raise LedgerError(f"no run {run!r} in {reader.path} (see `docbatch status --runs`)")
@@ -117,8 +118,48 @@ def find_run(reader: LedgerReader, run: str | None) -> RunRow:
     return RunRow(*rows[0])  # type: ignore[arg-type]
 
 
-def list_runs(reader: LedgerReader, limit: int = 50) -> list[RunRow]:
-    rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+# Exit codes of a run that ended before doing anything of its own: a usage error, a held lock, an
+# environment that failed it.
+_NEVER_STARTED_EXITS = (2, 3, 5)
+
+
+def latest_run(reader: LedgerReader) -> RunRow | None:
+    """The run that `status`, `report` and `retry-failed` mean by default: the most recent one that is
+    live or touched at least one document. A run that ended without touching any (a coordinator
+    killed while starting, an environment that failed it, a retry stopped before its first document)
+    is passed over, so it never hides the run an operator wants to look at or retry. A plain run
+    that simply found nothing to do (an empty folder) still counts."""
+    for row in list_runs(reader, limit=200):
+        if run_started_work(reader, row):
+            return row
+    return None
+
+
+def run_started_work(reader: LedgerReader, row: RunRow) -> bool:
+    """True when the run is live or recorded a document's state change (see :func:`latest_run`)."""
+    if reader.query("SELECT 1 FROM events WHERE run_id = ? LIMIT 1", (row.run_id,)):
+        return True
+    if row.status == "running":
+        return _coordinator_may_live(row)
+    if row.parent_run_id is not None or row.status == "failed":
+        return False
+    return row.exit_code not in _NEVER_STARTED_EXITS
+
+
+def _coordinator_may_live(row: RunRow) -> bool:
+    """False only when the run's coordinator ran on this host and its pid is gone."""
+    import socket
+
+    from docbatch.processes import pid_alive
+
+    return not (row.host == socket.gethostname() and row.pid is not None and not pid_alive(row.pid))
+
+
+def list_runs(reader: LedgerReader, limit: int | None = 50) -> list[RunRow]:
+    """Runs, the most recent first; all of them when ``limit`` is None."""
+    rows = reader.query(
+        f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (-1 if limit is None else limit,)
+    )
     return [RunRow(*row) for row in rows]  # type: ignore[arg-type]
 
 

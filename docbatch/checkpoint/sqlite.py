@@ -3,8 +3,10 @@ explicit transactions that roll back on error, and a schema version checked at o
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 
@@ -231,15 +233,18 @@ class SqliteLedger:
         with self._transaction() as db:
             db.execute("UPDATE runs SET counts = ?, heartbeat_at = ? WHERE run_id = ?", (counts_json, at, run_id))
 
-    def prune(self, finished_before: float) -> tuple[int, int]:
+    def prune(self, finished_before: float, keep: Collection[str] = ()) -> tuple[int, int]:
         """Delete runs that ended before the cutoff and their events; returns (runs, events) removed.
-        Running runs and the documents table (the current state resume relies on) are kept."""
+        Running runs, the runs named in ``keep`` and the documents table (the current state resume
+        relies on) are kept."""
+        kept = json.dumps(sorted(keep))
+        old = (
+            "SELECT run_id FROM runs WHERE status != 'running' AND finished_at < ? "
+            "AND run_id NOT IN (SELECT value FROM json_each(?))"
+        )
         with self._transaction() as db:
-            old = "SELECT run_id FROM runs WHERE status != 'running' AND finished_at < ?"
-            events = db.execute(f"DELETE FROM events WHERE run_id IN ({old})", (finished_before,)).rowcount
-            runs = db.execute(
-                "DELETE FROM runs WHERE status != 'running' AND finished_at < ?", (finished_before,)
-            ).rowcount
+            events = db.execute(f"DELETE FROM events WHERE run_id IN ({old})", (finished_before, kept)).rowcount
+            runs = db.execute(f"DELETE FROM runs WHERE run_id IN ({old})", (finished_before, kept)).rowcount
         return runs, events
 
     def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

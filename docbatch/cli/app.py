@@ -8,7 +8,6 @@ import typer
 
 from docbatch import __version__
 from docbatch.cli import processors_cmd, prune_cmd, report_cmd, retry_cmd, run_cmd, status_cmd
-from docbatch.config import load_config_file
 from docbatch.errors import DocbatchError, ExitCode
 
 app = typer.Typer(
@@ -42,7 +41,9 @@ def root(
 
 def main() -> None:
     try:
-        app(standalone_mode=True, default_map=load_config_file())
+        from docbatch.cli.settings import load_defaults
+
+        app(standalone_mode=True, default_map=load_defaults(app, sys.argv[1:]))
     except DocbatchError as error:
         print(f"docbatch: error: {error}", file=sys.stderr)
         sys.exit(int(error.exit_code))

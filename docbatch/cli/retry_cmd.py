@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from docbatch.cli import logs
 from docbatch.cli.run_cmd import execute
 from docbatch.config import RunConfig, SourceConfig, default_concurrency, parse_duration
-from docbatch.errors import ConfigError
+from docbatch.errors import ConfigError, EnvironmentFailed, usable_folder_problem
 from docbatch.models import ErrorKind, Priority
 from docbatch.serialization import dumps_compact
+
+if TYPE_CHECKING:
+    from docbatch.checkpoint.reader import DocumentRow, RunRow
 
 RETRY_MANIFEST = "retry-{run_id}.jsonl"
 
@@ -61,33 +65,10 @@ def retry_failed(
     if not chosen:
         typer.echo(f"nothing to retry: run {old.run_id} has no failed or dead documents matching the filters")
         raise typer.Exit(0)
-    if old.config_json is None:
-        raise ConfigError(f"run {old.run_id} recorded no configuration to repeat")
+    base = _repeatable_config(old)
     manifest = state / RETRY_MANIFEST.format(run_id=old.run_id)
-    manifest.write_bytes(
-        b"".join(
-            dumps_compact({"path": row.path, "id": row.source_id, "priority": _level(level, row.priority)}) + b"\n"
-            for row in chosen
-        )
-    )
-    base = RunConfig.model_validate_json(old.config_json)
-    pool = base.pool.model_copy(
-        update={
-            "concurrency": concurrency or base.pool.concurrency or default_concurrency(),
-            "timeout_s": parse_duration(timeout) if timeout else base.pool.timeout_s,
-        }
-    )
-    config = base.model_copy(
-        update={
-            "sources": SourceConfig(manifests=[manifest]),
-            "pool": pool,
-            "state_dir": state,
-            "retry_dead": True,
-            "force": True,
-            "parent_run_id": old.run_id,
-            "command": ["docbatch", "retry-failed", old.run_id],
-        }
-    )
+    _write_manifest(manifest, chosen, level)
+    config = _retry_config(base, old.run_id, manifest, state, concurrency=concurrency, timeout=timeout)
     if not quiet:
         typer.echo(f"retrying {len(chosen)} of {len(candidates)} failed documents of run {old.run_id}")
     outcome = execute(config, quiet=quiet, log_file=log_file, log_format=log_format)
@@ -99,6 +80,57 @@ def retry_failed(
             f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else "")
         )
     raise typer.Exit(int(outcome.exit_code))
+
+
+def _repeatable_config(old: RunRow) -> RunConfig:
+    """The old run's configuration, if a retry of it can start; ConfigError (exit 2) otherwise."""
+    if old.config_json is None:
+        raise ConfigError(f"run {old.run_id} recorded no configuration to repeat")
+    base = RunConfig.model_validate_json(old.config_json)
+    if base.exec_template:  # the program may have gone since: say so once, not once per document
+        from docbatch.processors.command import parse_template
+
+        parse_template(base.exec_template)
+    return base
+
+
+def _retry_config(
+    base: RunConfig, parent: str, manifest: Path, state: Path, *, concurrency: int | None, timeout: str | None
+) -> RunConfig:
+    """``base`` for the documents in ``manifest``, linked to the run ``parent`` it retries."""
+    pool = base.pool.model_copy(
+        update={
+            "concurrency": concurrency or base.pool.concurrency or default_concurrency(),
+            "timeout_s": parse_duration(timeout) if timeout else base.pool.timeout_s,
+        }
+    )
+    return base.model_copy(
+        update={
+            "sources": SourceConfig(manifests=[manifest]),
+            "pool": pool,
+            "state_dir": state,
+            "retry_dead": True,
+            "force": True,
+            "parent_run_id": parent,
+            "command": ["docbatch", "retry-failed", parent],
+        }
+    )
+
+
+def _write_manifest(manifest: Path, chosen: list[DocumentRow], level: Priority | None) -> None:
+    """The documents to retry as a JSONL manifest in the state folder; EnvironmentFailed if it cannot
+    be written (the retry has not started, so it leaves no run behind)."""
+    from docbatch.outputs.writers import write_atomic
+
+    lines = (
+        dumps_compact({"path": row.path, "id": row.source_id, "priority": _level(level, row.priority)}) + b"\n"
+        for row in chosen
+    )
+    try:
+        write_atomic(manifest, b"".join(lines))
+    except OSError as error:
+        problem = usable_folder_problem(error)
+        raise EnvironmentFailed(f"--state {manifest.parent}: cannot write the retry list: {problem}") from None
 
 
 def _level(chosen: Priority | None, recorded: int | None) -> str:

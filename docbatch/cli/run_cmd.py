@@ -144,7 +144,7 @@ class RunFlags:
                 grace_s=0.0 if self.grace.strip() in {"0", "0s"} else parse_duration(self.grace),
                 max_runtime_s=parse_duration(self.max_runtime) if self.max_runtime else None,
                 max_failures=self.max_failures,
-                wait_lock_s=parse_duration(self.wait_lock) if self.wait_lock else 0.0,
+                wait_lock_s=parse_duration(self.wait_lock, allow_zero=True) if self.wait_lock else 0.0,
                 force=self.force,
                 retry_dead=self.retry_dead,
                 verify=self.verify,

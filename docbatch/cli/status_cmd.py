@@ -36,6 +36,7 @@ def _liveness(row: RunRow, now: float) -> str:
 def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dict[str, Any]:
     """Everything `status` shows about one run, as plain data (also the --json output)."""
     from docbatch.checkpoint.reader import active_jobs
+    from docbatch.outputs.reports import run_report_path
 
     now = now or time.time()
     snapshot: dict[str, Any] = loads(row.counts_json) if row.counts_json else {}
@@ -88,7 +89,7 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dic
         },
         "error_kinds": snapshot.get("error_kinds", {}),
         "output_dir": output_dir,
-        "report": row.report_path or str(Path(output_dir) / "report.json"),
+        "report": row.report_path or str(run_report_path(Path(output_dir), row.run_id)),  # where it will be
         "ledger": str(reader.path),
         "heartbeat_age_s": round(now - row.heartbeat_at, 1) if row.heartbeat_at else None,
     }

@@ -38,8 +38,7 @@ from docbatch.executors.base import Executor
 from docbatch.executors.choice import build_executor
 from docbatch.executors.local import LocalExecutor
 from docbatch.models import Document, ErrorKind, JobState, Priority, Skip
-from docbatch.outputs.paths import REPORT_NAME
-from docbatch.outputs.writers import write_atomic
+from docbatch.outputs.reports import write_run_report
 from docbatch.report.build import build_report
 from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact, dumps_pretty
@@ -178,8 +177,14 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         run.stopper.reason,
         run.governor.stats if run.governor else None,
     )
-    report_path = config.output.root / REPORT_NAME
-    await asyncio.to_thread(write_atomic, report_path, dumps_pretty(report.model_dump(mode="json", by_alias=True)))
+    # Each run keeps its own report; a retry leaves report.json (its parent's, or a later run's) alone.
+    report_path = await asyncio.to_thread(
+        write_run_report,
+        config.output.root,
+        run.run_id,
+        dumps_pretty(report.model_dump(mode="json", by_alias=True)),
+        latest=config.parent_run_id is None,
+    )
     ledger.finish_run(
         run.run_id,
         status=status,

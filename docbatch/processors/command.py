@@ -10,7 +10,9 @@ end of its stderr.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -34,7 +36,22 @@ def parse_template(template: str) -> list[str]:
         raise ConfigError("--exec needs a command")
     if not any("{in}" in argument for argument in arguments):
         raise ConfigError(f"--exec {template!r}: the command must take the document as {{in}}")
+    _check_program(template, arguments[0])
     return arguments
+
+
+def _check_program(template: str, program: str) -> None:
+    """Refuse a program that cannot run, before the batch: otherwise every document fails alike."""
+    if "{in}" in program or "{out}" in program:
+        return  # the program itself is a document's path; nothing to check before there is one
+    if "/" in program:
+        path = Path(program)
+        if not path.is_file():
+            raise ConfigError(f"--exec {template!r}: no program {program}")
+        if not os.access(path, os.X_OK):
+            raise ConfigError(f"--exec {template!r}: {program} is not executable")
+    elif shutil.which(program) is None:
+        raise ConfigError(f"--exec {template!r}: no program {program!r} on PATH")
 
 
 class CommandProcessor(Processor):

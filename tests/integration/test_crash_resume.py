@@ -28,7 +28,9 @@ def _outputs(root: Path) -> dict[str, bytes]:
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
         # The output folder's lock and owner file names the ledger, which differs between the runs compared.
-        if path.is_file() and path.name not in {"report.json", ".docbatch-output"}
+        if path.is_file()
+        and path.name not in {"report.json", ".docbatch-output"}
+        and path.relative_to(root).parts[0] != "reports"
     }
 
 

@@ -197,14 +197,16 @@ def test_json_log_file_has_one_object_per_line(tmp_path: Path) -> None:
 
 def test_prune_removes_old_history_but_keeps_documents(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", "a.txt")
-    assert run_cli("run", str(docs), "-q", cwd=tmp_path).returncode == 0
+    for _ in range(2):
+        assert run_cli("run", str(docs), "-q", cwd=tmp_path).returncode == 0
     ledger = tmp_path / ".docbatch" / "ledger.sqlite"
     with sqlite3.connect(ledger) as db:
         db.execute("UPDATE runs SET finished_at = finished_at - 40 * 86400")
+        latest = db.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
     result = run_cli("prune", "--older-than", "30d", cwd=tmp_path)
-    assert result.returncode == 0 and result.stdout.startswith("removed 1 runs")
+    assert result.returncode == 0 and result.stdout.startswith("removed 1 runs"), result.stdout
     with sqlite3.connect(ledger) as db:
-        assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+        assert db.execute("SELECT run_id FROM runs").fetchall() == [latest]  # the latest run stays
         assert db.execute("SELECT count(*) FROM documents").fetchone() == (1,)
     assert (tmp_path / "docbatch-out" / "a.txt.json").is_file()
 
@@ -213,17 +215,23 @@ def test_a_run_inside_its_input_folder_never_reads_its_own_outputs_or_state(tmp_
     docs = write_texts(tmp_path / "docs", "a.txt")
     for _ in range(2):  # `cd docs && docbatch run .`: docbatch-out/ lands inside the input
         assert run_cli("run", ".", "-q", cwd=docs).returncode == 0
+    own_reports = sorted(f"reports/{p.name}" for p in (docs / "docbatch-out" / "reports").iterdir())
+    assert len(own_reports) == 2  # each run's own report
     assert sorted(p.relative_to(docs / "docbatch-out").as_posix() for p in (docs / "docbatch-out").rglob("*")) == [
         ".docbatch-output",
         "a.txt.json",
         "report.json",
+        "reports",
+        *own_reports,
     ]
     visible_state = run_cli("run", ".", "-q", "-o", "out", "--state", "state", cwd=docs)
     assert visible_state.returncode == 0, visible_state.stderr
     report = json.loads((docs / "out" / "report.json").read_text())
     # out/ and state/ are this run's own, and docbatch-out/ and .docbatch/ are the earlier runs' (their
     # marker and ledger say so): no output of any of them, and none of them skipped as binary either.
-    written = sorted(p.relative_to(docs / "out").as_posix() for p in (docs / "out").rglob("*.json"))
+    written = sorted(
+        p.relative_to(docs / "out").as_posix() for p in (docs / "out").rglob("*.json") if p.parent.name != "reports"
+    )
     assert written == ["a.txt.json", "report.json"]
     assert not [
         s for s in report["skipped"] if s["source_id"].startswith(("out", "state", "docbatch-out", ".docbatch"))

@@ -50,7 +50,8 @@ async def test_sample_docs_end_to_end(sample_docs: Path, make_config: Callable[.
     assert on_disk["counts"] == report.counts.model_dump()
     outputs = sorted(p.relative_to(config.output.root).as_posix() for p in config.output.root.rglob("*.json"))
     assert "office/board-minutes.docx.json" in outputs and "broken/quarterly-figures.pdf.json" not in outputs
-    assert len(outputs) == 15 + 1  # plus report.json
+    assert len(outputs) == 15 + 2  # plus report.json and the run's own reports/<run id>.json
+    assert outcome.report_path == config.output.root / "reports" / f"{report.run_id}.json"
     ledger = sqlite3.connect(config.state_dir / "ledger.sqlite")
     states = dict(ledger.execute("SELECT state, count(*) FROM documents GROUP BY state").fetchall())
     assert states == {"succeeded": 15, "dead": 1}
@@ -66,7 +67,7 @@ async def test_outputs_are_byte_identical_across_runs(
     second = first.model_copy(update={"output": first.output.model_copy(update={"root": tmp_path / "again"})})
     await run_batch(second)
     for output in first.output.root.rglob("*.json"):
-        if output.name != "report.json":
+        if output.name != "report.json" and output.parent.name != "reports":
             assert output.read_bytes() == (tmp_path / "again" / output.relative_to(first.output.root)).read_bytes()
 
 
