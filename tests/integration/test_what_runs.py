@@ -38,7 +38,9 @@ def _outputs(output: Path) -> list[str]:
     return sorted(
         path.relative_to(output).as_posix()
         for path in output.rglob("*")
-        if path.is_file() and path.name not in {"report.json", ".docbatch-output"}
+        if path.is_file()
+        and path.name not in {"report.json", ".docbatch-output"}
+        and path.relative_to(output).parts[0] != "reports"  # each run's own report
     )
 
 
