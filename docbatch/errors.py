@@ -131,6 +131,16 @@ def environment_cause(error: OSError) -> str | None:
     return _ENVIRONMENT_ERRNOS.get(error.errno or 0)
 
 
+def environment_problem(error: OSError, writing: object) -> str | None:
+    """``"disk full writing out (No space left on device)"`` when a failed write of ``writing`` (a path)
+    is the environment's fault, else None; the system's words are added when they say more."""
+    cause = environment_cause(error)
+    if cause is None:
+        return None
+    detail = error.strerror or ""
+    return f"{cause} writing {writing}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
+
+
 def folder_error(flag: str, folder: Path, error: OSError) -> DocbatchError:
     """The error for a folder docbatch must create or write (``flag`` as the user typed it): a file in
     the way is the user's to fix (ConfigError, exit 2); a folder that cannot be written is the
@@ -140,5 +150,6 @@ def folder_error(flag: str, folder: Path, error: OSError) -> DocbatchError:
         return ConfigError(f"{flag} {folder}: {problem}")
     cause = environment_cause(error)
     if cause is not None:
-        problem = f"{cause} ({error.strerror})"
+        detail = error.strerror or ""
+        problem = cause + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
     return EnvironmentFailed(f"{flag} {folder}: {problem}")

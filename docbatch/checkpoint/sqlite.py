@@ -295,7 +295,9 @@ class _Transaction:
             self._connection.execute("BEGIN IMMEDIATE")
         except BaseException as error:
             self._lock.release()
-            raise self._unusable(error) from error
+            if _is_environmental(error):
+                raise self._unusable(error) from error
+            raise
         return self._connection
 
     def __exit__(
@@ -319,11 +321,11 @@ class _Transaction:
         except sqlite3.Error as error:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.execute("ROLLBACK")
-            raise self._unusable(error) from error
+            if _is_environmental(error):
+                raise self._unusable(error) from error
+            raise
 
-    def _unusable(self, error: BaseException) -> BaseException:
-        if not _is_environmental(error):
-            return error
+    def _unusable(self, error: BaseException) -> LedgerUnusable:
         assert isinstance(error, sqlite3.Error)
         return LedgerUnusable(f"{self._path}: cannot write the ledger: {ledger_problem(error)}")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.engine.context import RunContext
-from docbatch.errors import EnvironmentFailed, ExitCode, environment_cause
+from docbatch.errors import EnvironmentFailed, ExitCode, environment_problem
 from docbatch.outputs.paths import REPORT_NAME
 from docbatch.outputs.writers import write_atomic
 from docbatch.report.build import build_report
@@ -55,8 +55,8 @@ async def conclude(run: RunContext, ledger: SqliteLedger, status: str, cpu_befor
     report_problem = None if report_error is None else report_error.strerror or str(report_error)
     cause = run.stopper.environment_failure
     if cause is None and report_error is not None:
-        reason = environment_cause(report_error) or "cannot write"
-        cause = f"{reason} writing the report {report_path} ({report_problem})"
+        cause = environment_problem(report_error, f"the report {report_path}")
+        cause = cause or f"cannot write the report {report_path} ({report_problem})"
         report_problem = None  # said once, as the cause
     if cause is not None:
         report.exit_code = int(ExitCode.ENVIRONMENT)

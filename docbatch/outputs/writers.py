@@ -14,7 +14,7 @@ from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from docbatch.config import OutputFormat
-from docbatch.errors import DocumentError, environment_cause
+from docbatch.errors import DocumentError, environment_problem
 from docbatch.models import ErrorKind, Extraction, JobResult, JobState
 from docbatch.outputs.paths import output_path
 from docbatch.processors.markup import escape_markdown, paragraphs_markdown
@@ -79,10 +79,10 @@ def write_result(source: SourceRef, result: JobResult, root: Path, fmt: OutputFo
     except DocumentError as error:
         result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
     except OSError as error:
-        cause = environment_cause(error)
-        if cause is not None:
-            result.state, result.environment = JobState.PENDING, f"{cause} writing {root} ({error.strerror})"
-            result.message = f"not written: {result.environment}"
+        problem = environment_problem(error, root)
+        if problem is not None:
+            result.state, result.environment = JobState.PENDING, problem
+            result.message = f"not written: {problem}"
         else:
             result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
             result.message = f"cannot write output: {error.strerror or error}"

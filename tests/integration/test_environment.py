@@ -115,6 +115,17 @@ def test_a_full_disk_at_the_start_is_exit_5_before_the_batch(tmp_path: Path) -> 
             assert _one_line(result.stderr) == f"docbatch: error: {named}: disk full (No space left on device)"
 
 
+def test_a_read_only_file_system_is_exit_5_before_the_batch(tmp_path: Path) -> None:
+    docs = write_texts(tmp_path / "docs", "a.txt")
+    with small_disk(tmp_path / "disk", "64k") as disk:
+        (disk / "out").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True, capture_output=True)
+        for flags, named in ((("-o", "disk/out"), "-o/--output disk/out"), (("--state", "disk/st"), "--state disk/st")):
+            result = run_cli("run", str(docs), "-q", *flags, cwd=tmp_path)
+            assert result.returncode == ENVIRONMENT, result.stderr
+            assert _one_line(result.stderr) == f"docbatch: error: {named}: read-only file system"
+
+
 def _fill(disk: Path) -> None:
     """Write until the disk refuses another byte."""
     with contextlib.suppress(OSError), open(disk / "filler", "wb") as filler:
