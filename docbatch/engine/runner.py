@@ -24,7 +24,7 @@ from docbatch.discovery import discover
 from docbatch.engine.batching import TARGET_BATCH_S, BatchSizer
 from docbatch.engine.conclusion import RunOutcome, conclude
 from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
-from docbatch.engine.folders import check_folders
+from docbatch.engine.folders import check_output_folder, check_state_folder
 from docbatch.engine.heartbeat import note_executor, publish_heartbeats
 from docbatch.engine.jobs import process_batch
 from docbatch.engine.planner import Planner, Verdict
@@ -61,7 +61,7 @@ async def run_batch(
     folder or the ledger cannot be written. Once the batch has started, the environment failing it (a
     full disk) stops it like a stop request: the outcome has exit code 5 and ``environment_failure``.
     """
-    await asyncio.to_thread(check_folders, config)
+    await asyncio.to_thread(check_state_folder, config)
     lock = StateLock(config.state_dir)
     await asyncio.to_thread(lock.acquire, config.wait_lock_s)
     try:
@@ -71,6 +71,7 @@ async def run_batch(
 
 
 async def _run_locked(config: RunConfig, executor: Executor | None, progress: RunProgress | None) -> RunOutcome:
+    await asyncio.to_thread(check_output_folder, config)
     budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
     reader = LedgerReader.open(config.state_dir)
