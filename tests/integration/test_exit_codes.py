@@ -40,15 +40,17 @@ def test_dead_documents_carried_over_do_not_spend_the_failure_budget(tmp_path: P
     assert " exit=6 " in summary and " dead=5 dead_carried_over=5 " in summary
 
 
-def test_fresh_failures_still_spend_the_budget_and_end_1(tmp_path: Path) -> None:
+def test_fresh_failures_still_spend_the_budget(tmp_path: Path) -> None:
     docs = _corrupt(tmp_path / "docs", 5)
     assert run_cli("run", str(docs), "-q", cwd=tmp_path).returncode == ExitCode.DOCUMENTS_FAILED
-    _corrupt(tmp_path / "docs" / "tonight", 3)
+    _corrupt(tmp_path / "docs" / "tonight", 6)
     result = run_cli("run", str(docs), "-q", "-j", "1", "--max-failures", "2", cwd=tmp_path)
     assert result.returncode == ExitCode.INTERRUPTED
     report = _report(tmp_path)
     assert report["stop_reason"] == "--max-failures 2 reached"
-    assert report["counts"]["dead"] - report["counts"]["dead_carried_over"] == 2  # this run's, not 5 + 2
+    counts = report["counts"]
+    # Stopped on this run's failures: 2, plus what was already in the worker's hands (two batches).
+    assert 2 <= counts["dead"] - counts["dead_carried_over"] <= 4 and counts["pending"] >= 2
 
 
 def test_exit_6_for_known_failures_only_and_1_for_a_fresh_one(tmp_path: Path) -> None:
