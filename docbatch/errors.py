@@ -9,6 +9,8 @@ they never stop a run, they become a failed job.
 from __future__ import annotations
 
 import enum
+import errno
+from pathlib import Path
 
 from docbatch.models import ErrorKind
 
@@ -39,7 +41,7 @@ class ConfigError(DocbatchError):
 
 
 class LedgerError(DocbatchError):
-    """Raised when the state folder's ledger cannot be opened or has an unknown schema."""
+    """Raised when what was asked of the ledger is not there: no ledger in the state folder, no such run."""
 
     exit_code = ExitCode.USAGE
 
@@ -50,6 +52,11 @@ class EnvironmentFailed(DocbatchError):
     the run has started the report is still written where possible and the ledger stays resumable."""
 
     exit_code = ExitCode.ENVIRONMENT
+
+
+class LedgerUnusable(EnvironmentFailed):
+    """Raised when the ledger exists but cannot be opened or written: not a SQLite file, a schema this
+    docbatch does not read, a read-only file, an I/O error or a full disk. The message names its path."""
 
 
 class ExecutorLost(DocbatchError):
@@ -107,3 +114,42 @@ def usable_folder_problem(error: OSError) -> str:
     if isinstance(error, PermissionError):
         return "no permission to create or write it"
     return error.strerror or str(error)
+
+
+# errno values that say the machine, not the document, failed a write, and how a person says it.
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "I/O error",
+}
+
+
+def environment_cause(error: OSError) -> str | None:
+    """``"disk full"``, ``"disk quota exceeded"``, ``"read-only file system"`` or ``"I/O error"`` when a
+    failed write is the environment's fault (any document would fail the same way), else None."""
+    return _ENVIRONMENT_ERRNOS.get(error.errno or 0)
+
+
+def environment_problem(error: OSError, writing: object) -> str | None:
+    """``"disk full writing out (No space left on device)"`` when a failed write of ``writing`` (a path)
+    is the environment's fault, else None; the system's words are added when they say more."""
+    cause = environment_cause(error)
+    if cause is None:
+        return None
+    detail = error.strerror or ""
+    return f"{cause} writing {writing}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
+
+
+def folder_error(flag: str, folder: Path, error: OSError) -> DocbatchError:
+    """The error for a folder docbatch must create or write (``flag`` as the user typed it): a file in
+    the way is the user's to fix (ConfigError, exit 2); a folder that cannot be written is the
+    machine's (EnvironmentFailed, exit 5)."""
+    problem = usable_folder_problem(error)
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        return ConfigError(f"{flag} {folder}: {problem}")
+    cause = environment_cause(error)
+    if cause is not None:
+        detail = error.strerror or ""
+        problem = cause + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
+    return EnvironmentFailed(f"{flag} {folder}: {problem}")

@@ -196,6 +196,11 @@ class JobResult(BaseModel):
     peak_rss_bytes: int | None = None
     times: StageTimes = Field(default_factory=StageTimes)
     output_path: str | None = Field(default=None, description="Set when the worker wrote the output itself.")
+    environment: str | None = Field(
+        default=None,
+        description="Set when the machine, not the document, failed the job (its output could not be written: "
+        "disk full, read-only file system): the job is pending again and the run stops.",
+    )
     pages: int = 0
     started_at: float = Field(default=0.0, description="Wall clock in the worker when the job began (0: unknown).")
     queued_s: float = Field(

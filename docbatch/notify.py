@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import logging
 import os
 import random
@@ -15,6 +16,7 @@ import shlex
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -46,6 +48,22 @@ def summary_payload(report: RunReport, report_path: Path) -> dict[str, object]:
     }
 
 
+def check_url(url: str) -> None:
+    """Raise ConfigError (exit 2, before the batch) unless ``url`` is an http or https URL with a host:
+    a typo must not cost a whole night's run its notification."""
+    from docbatch.errors import ConfigError
+
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        _port = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError as error:
+        raise ConfigError(f"--notify {url!r}: not a URL ({error})") from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise ConfigError(f"--notify {url!r}: use an http:// or https:// URL")
+    if not parts.hostname:
+        raise ConfigError(f"--notify {url!r}: the URL has no host")
+
+
 def sign(body: bytes, secret: str) -> str:
     """`sha256=<hex>` of HMAC-SHA256 over the exact request body (what the receiver recomputes)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -70,8 +88,9 @@ def post_webhook(url: str, payload: dict[str, object], *, timeout_s: float = 10.
             if error.code < 500:
                 _log.error("notification to %s refused: %s; not retried", url, problem)
                 return False
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            problem = str(getattr(error, "reason", error))
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
+            # Network errors, timeouts and a server that answers garbage: logged, never the run's outcome.
+            problem = str(getattr(error, "reason", error)) or type(error).__name__
         if attempt < attempts:
             time.sleep(compute_backoff(attempt, 1.0, 10.0, random.Random()))
     _log.error("notification to %s failed after %d attempts: %s", url, attempts, problem)

@@ -3,6 +3,7 @@ explicit transactions that roll back on error, and a schema version checked at o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
-from docbatch.errors import LedgerError
+from docbatch.errors import LedgerUnusable
 from docbatch.models import JobState
 from docbatch.outputs.paths import output_key
 
@@ -144,7 +145,10 @@ class SqliteLedger:
 
     @classmethod
     def open(cls, state_dir: Path) -> SqliteLedger:
-        """Open (creating if needed) the ledger in ``state_dir``; raise LedgerError if unusable."""
+        """Open (creating if needed) the ledger in ``state_dir``.
+
+        Raises LedgerUnusable (exit 5) naming the ledger's path when it is not a SQLite file, has a
+        schema this docbatch does not read, or cannot be created or written (read-only, disk full)."""
         path = state_dir / LEDGER_FILE
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
@@ -160,13 +164,16 @@ class SqliteLedger:
             elif version == 1:
                 _migrate_to_2(connection)
             elif version != SCHEMA_VERSION:
-                raise LedgerError(f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}")
+                connection.close()
+                raise LedgerUnusable(f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as error:
-            raise LedgerError(f"{path}: cannot open the ledger: {error}") from error
+            raise LedgerUnusable(f"{path}: cannot open the ledger: {ledger_problem(error)}") from error
+        except OSError as error:  # the state folder itself could not be made
+            raise LedgerUnusable(f"{path}: cannot open the ledger: {error.strerror or error}") from error
         return cls(connection, path)
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._connection, self._lock)
+        return _Transaction(self._connection, self._lock, self.path)
 
     def begin_run(self, run: RunRecord) -> None:
         with self._transaction() as db:
@@ -291,20 +298,80 @@ def _document_row(event: LedgerEvent) -> dict[str, object]:
     return row
 
 
+# SQLite's primary result codes for a machine that fails the ledger, in words.
+_SQLITE_CAUSES = {
+    3: "no permission",  # SQLITE_PERM
+    8: "read-only",  # SQLITE_READONLY
+    10: "I/O error",  # SQLITE_IOERR
+    11: "the file is damaged",  # SQLITE_CORRUPT
+    13: "disk full",  # SQLITE_FULL
+    14: "cannot open the file",  # SQLITE_CANTOPEN
+    26: "not a docbatch ledger (not a SQLite file)",  # SQLITE_NOTADB
+}
+
+
+def _cause(error: BaseException) -> str | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return _SQLITE_CAUSES.get(code & 0xFF) if isinstance(error, sqlite3.Error) and isinstance(code, int) else None
+
+
+def ledger_problem(error: sqlite3.Error) -> str:
+    """What SQLite says went wrong, led by the cause in words: `disk full (database or disk is full)`."""
+    cause = _cause(error)
+    return f"{cause} ({error})" if cause else str(error)
+
+
 class _Transaction:
-    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock) -> None:
+    """BEGIN IMMEDIATE ... COMMIT under the writer's lock; rolled back on error. A write the machine
+    refuses (read-only file, disk full, I/O error) raises LedgerUnusable naming the ledger."""
+
+    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock, path: Path) -> None:
         self._connection = connection
         self._lock = lock
+        self._path = path
 
     def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
-        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            self._connection.execute("BEGIN IMMEDIATE")
+        except BaseException as error:
+            self._lock.release()
+            if _is_environmental(error):
+                raise self._unusable(error) from error
+            raise
         return self._connection
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         try:
-            self._connection.execute("ROLLBACK" if kind is not None else "COMMIT")
+            if kind is None:
+                self._commit()
+            else:
+                # SQLite may have rolled back already (a full disk does): the first error is the one to tell.
+                with contextlib.suppress(sqlite3.Error):
+                    self._connection.execute("ROLLBACK")
+                if value is not None and _is_environmental(value):
+                    raise self._unusable(value) from value
         finally:
             self._lock.release()
+
+    def _commit(self) -> None:
+        try:
+            self._connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+            if _is_environmental(error):
+                raise self._unusable(error) from error
+            raise
+
+    def _unusable(self, error: BaseException) -> LedgerUnusable:
+        assert isinstance(error, sqlite3.Error)
+        return LedgerUnusable(f"{self._path}: cannot write the ledger: {ledger_problem(error)}")
+
+
+def _is_environmental(error: BaseException) -> bool:
+    """A failure of the file or the machine under it (by SQLite's result code), not a query docbatch
+    got wrong, which stays a bug with its traceback."""
+    return _cause(error) is not None

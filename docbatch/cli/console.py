@@ -168,7 +168,8 @@ def print_summary(report: RunReport, report_path: Path) -> None:
             f"{_stamp()} docbatch summary run={report.run_id} status={report.status} "
             f"exit={report.exit_code} discovered={counts.discovered} succeeded={counts.succeeded} "
             f"skipped={counts.skipped} failed={counts.failed} dead={counts.dead} "
-            f"cancelled={counts.cancelled} pending={counts.pending} wall={report.wall_s:.2f}s "
+            f"dead_carried_over={counts.dead_carried_over} cancelled={counts.cancelled} pending={counts.pending} "
+            f"wall={report.wall_s:.2f}s "
             f"docs_per_s={report.throughput.documents_per_s} mb_per_s={report.throughput.megabytes_per_s} "
             f"report={report_path}"
         )
@@ -192,7 +193,9 @@ def print_summary(report: RunReport, report_path: Path) -> None:
     out.print(table)
     out.print(
         f"[bold]{counts.succeeded}[/] succeeded, [bold]{counts.skipped}[/] skipped, "
-        f"[bold red]{counts.failed + counts.dead}[/] failed, {counts.cancelled + counts.pending} not done "
+        f"[bold red]{counts.new_failures}[/] failed"
+        + (f" (+{counts.dead_carried_over} dead from earlier runs)" if counts.dead_carried_over else "")
+        + f", {counts.cancelled + counts.pending} not done "
         f"of {counts.discovered} in {human_seconds(report.wall_s)} "
         f"({report.throughput.documents_per_s:.1f} docs/s, {report.throughput.megabytes_per_s:.2f} MB/s)"
     )

@@ -7,6 +7,7 @@ Only the "docbatch" logger is configured; the root logger is left alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import enum
 import logging
@@ -51,6 +52,38 @@ class _NotForStream(logging.Filter):
         return getattr(record, "event", None) != "summary"
 
 
+class _LogFile(logging.FileHandler):
+    """--log-file. A file that cannot take more lines (its disk filled up) is said once, in one line on
+    stderr, and left alone after; never a "Logging error" traceback per line, nor one at exit."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as error:
+            self._give_up(error)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the lines the disk refused are still buffered
+            super().close()
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self._give_up(sys.exc_info()[1])
+
+    def _give_up(self, error: BaseException | None) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        problem = (error.strerror if isinstance(error, OSError) else None) or str(error)
+        print(f"docbatch: cannot write the log file {self.baseFilename}: {problem}; not written from here on",
+              file=sys.stderr)  # fmt: skip
+
+
 def configure(*, quiet: bool, live: bool, log_file: Path | None, log_format: LogFormat) -> None:
     _log.handlers.clear()
     _log.setLevel(logging.INFO)
@@ -64,7 +97,7 @@ def configure(*, quiet: bool, live: bool, log_file: Path | None, log_format: Log
     _log.addHandler(stream)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler = _LogFile(log_file, encoding="utf-8")
         handler.setFormatter(formatter)
         _log.addHandler(handler)
 

@@ -28,7 +28,7 @@ from docbatch.errors import ConfigError
 from docbatch.processors.registry import default_registry, load_custom_processor
 
 if TYPE_CHECKING:
-    from docbatch.engine.runner import RunOutcome
+    from docbatch.engine.conclusion import RunOutcome
 
 _FLAG_NAMES = {
     "concurrency": "-j/--concurrency",
@@ -225,7 +225,12 @@ def run(
         min_free_memory=min_free_memory, priority=priority, order=order,
         exec_template=exec_template, executor=executor,
     )  # fmt: skip
-    outcome = execute(flags.to_config(), quiet=quiet, log_file=log_file, log_format=log_format)
+    config = flags.to_config()
+    if notify:
+        from docbatch.notify import check_url
+
+        check_url(notify)  # a malformed URL is a usage error before the batch, not a lost notification
+    outcome = execute(config, quiet=quiet, log_file=log_file, log_format=log_format)
     announce(outcome, notify=notify, on_complete=on_complete)
     raise typer.Exit(int(outcome.exit_code))
 
@@ -248,6 +253,9 @@ def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format
     logs.summary(outcome.report, outcome.report_path)
     if not quiet:
         console.print_summary(outcome.report, outcome.report_path)
+    if outcome.environment_failure:
+        # The one line the operator needs, shown even with -q: what failed, where, and that it resumes.
+        print(f"docbatch: {outcome.environment_failure}", file=sys.stderr)
     return outcome
 
 

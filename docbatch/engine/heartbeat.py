@@ -11,6 +11,7 @@ import psutil
 
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.engine.context import RunContext
+from docbatch.errors import EnvironmentFailed
 from docbatch.serialization import dumps_compact
 
 HEARTBEAT_INTERVAL_S = 1.0
@@ -24,7 +25,10 @@ async def publish_heartbeats(run: RunContext, ledger: SqliteLedger) -> None:
         note_executor(run)
         run.progress.sample(await asyncio.to_thread(_workers_rss))
         snapshot = dumps_compact(run.progress.snapshot()).decode()
-        await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
+        try:
+            await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
+        except EnvironmentFailed as error:  # the ledger refuses writes (disk full): the run must stop
+            run.stopper.fail(str(error))
 
 
 def note_executor(run: RunContext) -> None:

@@ -126,11 +126,15 @@ def _job_spans(results: list[JobResult], batch_s: float) -> list[float]:
 
 def _settle(run: RunContext, job: QueuedJob, attempt: int, result: JobResult, started: float, finished: float) -> None:
     document = job.document
+    if result.environment is not None:
+        run.stopper.fail(result.environment)  # the disk, not the document: stop, and this one stays to do
     if result.state is JobState.PENDING:
-        # Handed over but not started before the run stopped: pending again, and not an attempt.
+        # Handed over but not started before the run stopped (or its output found the disk full): pending
+        # again, and not an attempt.
         run.progress.active.pop(document.source_id, None)
+        message = result.message if result.environment else "not started: the run stopped"
         run.recorder.record(LedgerEvent(run_id=run.run_id, source_id=document.source_id, state=JobState.PENDING,
-                                        at=finished, attempt=0, message="not started: the run stopped"))  # fmt: skip
+                                        at=finished, attempt=0, message=message))  # fmt: skip
         run.settle()
         return
     if result.message:

@@ -39,6 +39,8 @@ class RunProgress:
     discovered: int = 0
     discovered_bytes: int = 0
     states: Counter[str] = field(default_factory=Counter)
+    # Of states["dead"]: documents dead from an earlier run, reported again without being tried.
+    dead_carried_over: int = 0
     bytes_done: int = 0
     pages_done: int = 0
     active: dict[str, ActiveJob] = field(default_factory=dict)
@@ -68,6 +70,16 @@ class RunProgress:
     def finished(self) -> int:
         return sum(self.states.values())
 
+    @property
+    def new_failures(self) -> int:
+        """Documents that failed or died in this run (not those carried over dead from earlier runs)."""
+        return self.states[JobState.FAILED.value] + self.states[JobState.DEAD.value] - self.dead_carried_over
+
+    @property
+    def processed(self) -> int:
+        """Documents this run tried and took to a final state (not skipped, not carried over dead)."""
+        return self.states[JobState.SUCCEEDED.value] + self.new_failures
+
     def on_discovered(self, document: Document) -> None:
         self.discovered += 1
         self.discovered_bytes += document.size
@@ -90,6 +102,7 @@ class RunProgress:
     def on_still_dead(self, document: Document, error_kind: str, message: str, attempts: int) -> None:
         """Died of a permanent error in an earlier run and unchanged since: reported, not re-tried."""
         self.states[JobState.DEAD.value] += 1
+        self.dead_carried_over += 1
         self.error_kinds[error_kind] += 1
         failure = Failure(
             source_id=document.source_id,
@@ -128,6 +141,7 @@ class RunProgress:
             "bytes_done": self.bytes_done,
             "pages_done": self.pages_done,
             "states": dict(self.states),
+            "dead_carried_over": self.dead_carried_over,
             "active": len(self.active),
             "error_kinds": dict(self.error_kinds),
             "started_at": self.started_at,

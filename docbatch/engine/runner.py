@@ -13,8 +13,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
 from docbatch.checkpoint.lock import OutputLock, StateLock
@@ -25,7 +23,9 @@ from docbatch.config import RunConfig
 from docbatch.discovery import Discovered, DiscoveryFailure, check_inputs, discover
 from docbatch.engine.batching import TARGET_BATCH_S, BatchSizer
 from docbatch.engine.claims import written_files
+from docbatch.engine.conclusion import RunOutcome, conclude
 from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
+from docbatch.engine.folders import check_output_folder, check_state_folder
 from docbatch.engine.heartbeat import note_executor, publish_heartbeats
 from docbatch.engine.jobs import process_batch
 from docbatch.engine.planner import Planner, Verdict
@@ -33,15 +33,11 @@ from docbatch.engine.progress import RunProgress
 from docbatch.engine.refusals import fail_before_handover, fail_unreadable
 from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
-from docbatch.errors import ConfigError, DocbatchError, ExitCode, usable_folder_problem
+from docbatch.errors import DocbatchError
 from docbatch.executors.base import Executor
 from docbatch.executors.choice import build_executor
 from docbatch.executors.local import LocalExecutor
 from docbatch.models import Document, ErrorKind, JobState, Priority, Skip
-from docbatch.outputs.reports import write_run_report
-from docbatch.report.build import build_report
-from docbatch.report.model import RunReport
-from docbatch.serialization import dumps_compact, dumps_pretty
 
 # Batches in flight per worker: one running and one waiting, so a worker never idles while the
 # coordinator takes in a result and hands out the next batch (20,000 tiny files: 3.3 s instead of
@@ -56,23 +52,21 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-@dataclass
-class RunOutcome:
-    report: RunReport
-    report_path: Path
-    exit_code: ExitCode
-
-
 async def run_batch(
     config: RunConfig, *, executor: Executor | None = None, progress: RunProgress | None = None
 ) -> RunOutcome:
     """Process every document of ``config`` that needs it and return the report.
 
     Never raises for a bad document. Raises StateLocked when another run holds the state or output
-    folder; ConfigError when a PATH is the output or state folder or lies inside it, or when the output
-    folder belongs to another ledger; DocbatchError when discovery itself fails (an unreadable manifest).
+    folder; ConfigError when a PATH is the output or state folder or lies inside it, when the output
+    folder belongs to another ledger, or when a file is in the way of the output or state folder;
+    DocbatchError when discovery itself fails (an unreadable manifest); and EnvironmentFailed (exit 5)
+    before the batch when either folder or the ledger cannot be written. Once the batch has started,
+    the environment failing it (a full disk) stops it like a stop request: the outcome has exit code 5
+    and ``environment_failure``.
     """
     check_inputs(config.sources, output=config.output.root, state=config.state_dir)
+    await asyncio.to_thread(check_state_folder, config)
     lock = StateLock(config.state_dir)
     await asyncio.to_thread(lock.acquire, config.wait_lock_s)
     try:
@@ -89,22 +83,20 @@ async def run_batch(
 
 
 async def _run_locked(config: RunConfig, executor: Executor | None, progress: RunProgress | None) -> RunOutcome:
-    try:
-        config.output.root.mkdir(parents=True, exist_ok=True)
-    except OSError as problem:
-        raise ConfigError(f"-o/--output {config.output.root}: {usable_folder_problem(problem)}") from problem
+    await asyncio.to_thread(check_output_folder, config)
     budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
     reader = LedgerReader.open(config.state_dir)
     executor = executor or build_executor(config)
+    stopper = StopController(config.grace_s)
     run = RunContext(
         config=config,
         run_id=new_run_id(),
         executor=executor,
-        recorder=LedgerRecorder(ledger),
+        recorder=LedgerRecorder(ledger, on_failure=lambda error: stopper.fail(str(error))),
         progress=progress or RunProgress(),
         planner=Planner(config, reader),
-        stopper=StopController(config.grace_s),
+        stopper=stopper,
         failure_budget=budget,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
     )
@@ -121,19 +113,24 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
             concurrency=config.pool.concurrency,
         )
     cpu_before = os.times()
-    ledger.begin_run(
-        RunRecord(
-            run_id=run.run_id,
-            started_at=run.progress.started_at,
-            pid=os.getpid(),
-            host=HOST,
-            command=" ".join(config.command),
-            config_json=config.model_dump_json(),
-            output_dir=str(config.output.root),
-            executor=executor.name,
-            parent_run_id=config.parent_run_id,
+    try:  # the first write: a ledger that refuses writes stops the run here, before the batch (exit 5)
+        ledger.begin_run(
+            RunRecord(
+                run_id=run.run_id,
+                started_at=run.progress.started_at,
+                pid=os.getpid(),
+                host=HOST,
+                command=" ".join(config.command),
+                config_json=config.model_dump_json(),
+                output_dir=str(config.output.root),
+                executor=executor.name,
+                parent_run_id=config.parent_run_id,
+            )
         )
-    )
+    except BaseException:
+        reader.close()
+        ledger.close()
+        raise
     executor.stage_listener = run.progress.on_stage
     # An executor whose hand-over costs more (a Dask task: ~2 ms) sends bigger batches.
     run.batching = BatchSizer(getattr(executor, "batch_target_s", TARGET_BATCH_S))
@@ -166,38 +163,11 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         status = "cancelled" if run.stopper.hard else "interrupted"
     if run.discovery_error:
         status = "failed"
-    report = build_report(
-        run.run_id,
-        config,
-        run.progress,
-        executor.name,
-        status,
-        cpu_before,
-        ledger.path,
-        run.stopper.reason,
-        run.governor.stats if run.governor else None,
-    )
-    # Each run keeps its own report; a retry leaves report.json (its parent's, or a later run's) alone.
-    report_path = await asyncio.to_thread(
-        write_run_report,
-        config.output.root,
-        run.run_id,
-        dumps_pretty(report.model_dump(mode="json", by_alias=True)),
-        latest=config.parent_run_id is None,
-    )
-    ledger.finish_run(
-        run.run_id,
-        status=status,
-        finished_at=time.time(),
-        exit_code=report.exit_code,
-        report_path=str(report_path),
-        counts_json=dumps_compact(run.progress.snapshot()).decode(),
-    )
-    ledger.close()
+    outcome = await conclude(run, ledger, status, cpu_before)
     if run.discovery_error:
         error = run.discovery_error[0]
         raise error if isinstance(error, DocbatchError) else DocbatchError(f"discovery failed: {error}")
-    return RunOutcome(report=report, report_path=report_path, exit_code=ExitCode(report.exit_code))
+    return outcome
 
 
 def _slot_count(run: RunContext) -> int:
@@ -363,7 +333,8 @@ async def _slot(run: RunContext) -> None:
             return  # a document taken after a stop request stays pending
         assert isinstance(item, QueuedJob)
         await process_batch(run, _fill_batch(run, item))
-        if run.failure_budget and run.failure_budget.exceeded(len(run.progress.failures), run.progress.finished):
+        # This run's failures only: documents carried over dead from earlier runs do not spend the budget.
+        if run.failure_budget and run.failure_budget.exceeded(run.progress.new_failures, run.progress.processed):
             run.stopper.request(f"--max-failures {run.config.max_failures} reached")
 
 
@@ -373,7 +344,7 @@ def _fill_batch(run: RunContext, first: QueuedJob) -> list[QueuedJob]:
     batch = [first]
     limit = run.batching.size()
     if run.failure_budget is not None:
-        limit = min(limit, run.failure_budget.room(len(run.progress.failures)) or limit)
+        limit = min(limit, run.failure_budget.room(run.progress.new_failures) or limit)
     while len(batch) < limit and not run.batching.travels_alone(batch[-1].document.size) and not run.queue.empty():
         key, item = run.queue.get_nowait()
         if not isinstance(item, QueuedJob):  # an end marker: leave it for the slot it was meant for

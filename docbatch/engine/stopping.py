@@ -1,4 +1,5 @@
-"""Ending a run early but cleanly: signals, --max-runtime and --max-failures.
+"""Ending a run early but cleanly: signals, --max-runtime, --max-failures and a failing environment
+(a full disk, a ledger that cannot be written).
 
 The first request stops admitting documents and lets running jobs finish within a grace period;
 when the grace runs out, or at a second SIGINT/SIGTERM, running jobs are cancelled. Signal handlers
@@ -49,6 +50,8 @@ class FailureBudget:
         return None if self.count is None else max(1, self.count - failures)
 
     def exceeded(self, failures: int, finished: int) -> bool:
+        """Whether ``failures`` (documents that failed or died in this run) is over the budget; a share
+        is taken of ``finished`` (documents this run processed to a final state)."""
         if self.count is not None:
             return failures >= self.count
         if self.share is not None:
@@ -63,6 +66,8 @@ class StopController:
         self.grace_s = grace_s
         self.reason: str | None = None
         self.hard = False
+        # Why the machine failed the run (disk full, ledger not writable); the first cause is kept.
+        self.environment_failure: str | None = None
         self.draining = asyncio.Event()
         self.cancel_now = asyncio.Event()
         self._grace_task: asyncio.Task[None] | None = None
@@ -99,6 +104,17 @@ class StopController:
         _log.warning("stopping: %s; running jobs get %gs to finish, the rest stay pending", reason, self.grace_s)
         self.draining.set()
         self._grace_task = asyncio.get_running_loop().create_task(self._grace())
+
+    def fail(self, cause: str) -> None:
+        """The environment failed the run (``cause``: "disk full writing out/ (...)"): stop as at a stop
+        request, and end with exit 5. Only the first cause is kept; later ones are its consequences."""
+        if self.environment_failure is not None:
+            return
+        self.environment_failure = cause
+        if self.reason is None:
+            self.request(f"environment failure: {cause}")
+        else:  # already stopping for another reason: this one decides the exit code and is said
+            self.reason = f"environment failure: {cause} (while stopping: {self.reason})"
 
     async def _grace(self) -> None:
         await asyncio.sleep(self.grace_s)

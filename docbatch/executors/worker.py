@@ -87,10 +87,11 @@ def _announce(spec: JobSpec, stage: str) -> None:
 
 def run_batch(batch: JobBatch) -> list[JobResult]:
     """Process a batch's jobs one after the other; each announces its start, which starts its deadline."""
-    results = []
+    results: list[JobResult] = []
     for spec in batch.specs:
-        if _stopping is not None and _stopping.is_set():
-            # The run is stopping: a job not started yet stays pending (resumable, no attempt used).
+        if (_stopping is not None and _stopping.is_set()) or any(done.environment for done in results):
+            # The run is stopping, or this batch just found the disk full: a job not started yet stays
+            # pending (resumable, no attempt used).
             results.append(JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started"))
             continue
         # The coordinator starts the job's deadline and its memory accounting from this message. A job

@@ -7,13 +7,14 @@ run ids), so a resumed run can be compared byte for byte with an uninterrupted o
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from docbatch.config import OutputFormat
-from docbatch.errors import DocumentError
+from docbatch.errors import DocumentError, environment_problem
 from docbatch.models import ErrorKind, Extraction, JobResult, JobState
 from docbatch.outputs.paths import output_path
 from docbatch.processors.markup import escape_markdown, paragraphs_markdown
@@ -59,7 +60,11 @@ def document_payload(document: SourceRef, result: JobResult) -> dict[str, Any]:
 
 def write_result(source: SourceRef, result: JobResult, root: Path, fmt: OutputFormat) -> None:
     """Render a succeeded job's output and write it under ``root``; timed as the transform and write
-    stages. A failure to write fails the job (never lost silently); the extraction is dropped after."""
+    stages. A failure to write fails the job (never lost silently); the extraction is dropped after.
+
+    A write the machine failed (disk full, quota, read-only file system, I/O error) is not the
+    document's fault: the job comes back pending with ``result.environment`` saying why, no partial
+    file is left, and the coordinator stops the run."""
     mark = time.perf_counter()
     try:
         target = output_path(root, source.source_id, fmt)
@@ -74,8 +79,13 @@ def write_result(source: SourceRef, result: JobResult, root: Path, fmt: OutputFo
     except DocumentError as error:
         result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
     except OSError as error:
-        result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
-        result.message = f"cannot write output: {error.strerror or error}"
+        problem = environment_problem(error, root)
+        if problem is not None:
+            result.state, result.environment = JobState.PENDING, problem
+            result.message = f"not written: {problem}"
+        else:
+            result.state, result.error_kind = JobState.FAILED, ErrorKind.IO
+            result.message = f"cannot write output: {error.strerror or error}"
     finally:
         result.times.write_s = time.perf_counter() - mark
     if result.extraction is not None:
@@ -170,11 +180,23 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def append_line(path: Path, data: bytes) -> None:
-    """Append one whole line with a single write (O_APPEND keeps concurrent lines whole)."""
+    """Append one whole line with a single write (O_APPEND keeps concurrent lines whole). A write cut
+    short (a disk filling up) raises OSError and takes its partial line back, so the stream never
+    holds half a line that a resumed run would append after."""
     _ensure_folder(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(descriptor, data)
+        before = os.fstat(descriptor).st_size
+        written = 0
+        try:
+            written = os.write(descriptor, data)
+            if written < len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        except OSError:
+            # Only when nothing was appended behind our bytes: another writer's line is never cut.
+            if written and os.fstat(descriptor).st_size == before + written:
+                os.ftruncate(descriptor, before)
+            raise
     finally:
         os.close(descriptor)
 

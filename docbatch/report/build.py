@@ -21,16 +21,22 @@ def _iso(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def exit_code_for(status: str, counts: Counts) -> ExitCode:
-    """The documented exit code of a run (ARCHITECTURE.md, CLI contract)."""
+def exit_code_for(status: str, counts: Counts, *, environment_failed: bool = False) -> ExitCode:
+    """The documented exit code of a run (README, "Exit codes"): the environment failing it comes first
+    (the operator must act), then how it stopped, then documents that failed or died in this run (1),
+    then dead ones only carried over from earlier runs (6: nothing new to fix)."""
+    if environment_failed:
+        return ExitCode.ENVIRONMENT
     if status == "interrupted":
         return ExitCode.INTERRUPTED
     if status == "cancelled":
         return ExitCode.CANCELLED
     if status == "failed":
         return ExitCode.USAGE
-    if counts.failed or counts.dead:
+    if counts.new_failures:
         return ExitCode.DOCUMENTS_FAILED
+    if counts.dead_carried_over:
+        return ExitCode.KNOWN_FAILURES_ONLY
     return ExitCode.OK
 
 
@@ -44,7 +50,10 @@ def build_report(
     ledger_path: Path,
     stop_reason: str | None = None,
     memory: MemoryStats | None = None,
+    *,
+    environment_failed: bool = False,
 ) -> RunReport:
+    """The report of a run that has ended; ``environment_failed`` when the machine stopped it (exit 5)."""
     finished_at = time.time()
     wall_s = max(finished_at - progress.started_at, 1e-9)
     states = progress.states
@@ -55,6 +64,7 @@ def build_report(
         skipped=states[JobState.SKIPPED.value],
         failed=states[JobState.FAILED.value],
         dead=states[JobState.DEAD.value],
+        dead_carried_over=progress.dead_carried_over,
         cancelled=states[JobState.CANCELLED.value],
         pending=max(0, progress.discovered - finished),
     )
@@ -74,7 +84,7 @@ def build_report(
         run_id=run_id,
         status=status,
         stop_reason=stop_reason,
-        exit_code=int(exit_code_for(status, counts)),
+        exit_code=int(exit_code_for(status, counts, environment_failed=environment_failed)),
         command=config.command,
         config=config.model_dump(mode="json", exclude={"command"}),
         executor=executor,

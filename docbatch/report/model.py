@@ -10,15 +10,23 @@ REPORT_SCHEMA = "docbatch.report/1"
 
 
 class Counts(BaseModel):
-    """Documents by final state in this run; `discovered` is their sum (see `reconciles`)."""
+    """Documents by final state in this run; `discovered` is their sum (see `reconciles`).
+    `dead_carried_over` is the part of `dead` that died in an earlier run and was reported again
+    unchanged, without being tried: `dead - dead_carried_over` died in this run."""
 
     discovered: int = 0
     succeeded: int = 0
     skipped: int = 0
     failed: int = 0
     dead: int = 0
+    dead_carried_over: int = 0
     cancelled: int = 0
     pending: int = 0
+
+    @property
+    def new_failures(self) -> int:
+        """Documents that failed or died in this run."""
+        return self.failed + self.dead - self.dead_carried_over
 
     @property
     def reconciles(self) -> bool:
@@ -96,7 +104,10 @@ class RunReport(BaseModel):
 
     schema_version: str = Field(default=REPORT_SCHEMA, alias="schema")
     run_id: str
-    status: str = Field(description="finished | interrupted (stopped early, resumable) | cancelled | failed")
+    status: str = Field(
+        description="finished | interrupted (stopped early, resumable; also when the environment failed) | "
+        "cancelled | failed"
+    )
     stop_reason: str | None = Field(default=None, description="Why the run stopped early, if it did.")
     exit_code: int
     command: list[str]

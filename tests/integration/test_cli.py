@@ -135,7 +135,8 @@ def test_docbatch_toml_sets_defaults_that_flags_override(sample_docs: Path, tmp_
     assert run_cli("run", str(sample_docs), "-q", cwd=tmp_path).returncode == 1
     report = json.loads((tmp_path / "from-toml" / "report.json").read_text())
     assert report["config"]["pool"]["timeout_s"] == 7.0 and report["config"]["output"]["format"] == "txt"
-    assert run_cli("run", str(sample_docs), "-q", "--timeout", "9s", cwd=tmp_path).returncode == 1
+    # The broken sample is carried over dead, unchanged: nothing new failed (exit 6).
+    assert run_cli("run", str(sample_docs), "-q", "--timeout", "9s", cwd=tmp_path).returncode == 6
     report = json.loads((tmp_path / "from-toml" / "report.json").read_text())
     assert report["config"]["pool"]["timeout_s"] == 9.0
 

@@ -6,7 +6,7 @@ import pytest
 
 from docbatch.checkpoint.base import LedgerEvent, RunRecord
 from docbatch.checkpoint.sqlite import LEDGER_FILE, SqliteLedger
-from docbatch.errors import LedgerError
+from docbatch.errors import ExitCode, LedgerUnusable
 from docbatch.models import JobState
 
 
@@ -102,14 +102,16 @@ def test_refuses_a_ledger_from_another_schema_version(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / LEDGER_FILE)
     connection.execute("PRAGMA user_version = 99")
     connection.close()
-    with pytest.raises(LedgerError, match="schema version 99"):
+    with pytest.raises(LedgerUnusable, match="schema version 99") as refused:
         SqliteLedger.open(tmp_path)
+    assert refused.value.exit_code is ExitCode.ENVIRONMENT  # the ledger, not the user's flags
 
 
 def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / LEDGER_FILE).write_bytes(b"not a database" * 100)
-    with pytest.raises(LedgerError, match="cannot open the ledger"):
+    with pytest.raises(LedgerUnusable, match="cannot open the ledger: not a docbatch ledger") as refused:
         SqliteLedger.open(tmp_path)
+    assert refused.value.exit_code is ExitCode.ENVIRONMENT
 
 
 # The documents table as docbatch wrote it before output keys (schema version 1).

@@ -1,9 +1,14 @@
+import errno
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from docbatch.config import OutputFormat
 from docbatch.models import Document, Extraction, JobResult, JobState, Page
-from docbatch.outputs.writers import DOCUMENT_SCHEMA, render, write_atomic
+from docbatch.outputs.writers import DOCUMENT_SCHEMA, append_line, render, write_atomic, write_result
+from tests.helpers.environment import small_disk
 
 
 def _job(tmp_path: Path) -> tuple[Document, JobResult]:
@@ -97,3 +102,25 @@ def test_a_document_opening_with_its_title_heading_shows_it_once(tmp_path: Path)
     markdown = render(document, result, OutputFormat.MD).decode()
     assert markdown.count("# Minutes") == 1 and markdown.startswith("# Minutes\n\n- source:")
     assert markdown.endswith("We met.\n")
+
+
+def test_an_output_the_disk_has_no_room_for_is_pending_not_failed(tmp_path: Path) -> None:
+    document, result = _job(tmp_path)
+    assert result.extraction is not None
+    result.extraction.pages = [Page(number=1, text="x" * 200_000)]
+    with small_disk(tmp_path / "disk", "64k") as disk:
+        write_result(document, result, disk / "out", OutputFormat.JSON)
+        assert result.state is JobState.PENDING and result.error_kind is None
+        assert result.environment == f"disk full writing {disk / 'out'} (No space left on device)"
+        assert result.output_path is None
+        assert os.listdir(disk / "out" / "a") == []  # the partial temporary file is gone, freeing its room
+
+
+def test_a_jsonl_line_cut_short_by_a_full_disk_is_taken_back(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk", "64k") as disk:
+        stream = disk / "documents.jsonl"
+        append_line(stream, b'{"first": 1}\n')
+        with pytest.raises(OSError) as refused:
+            append_line(stream, b'{"big": "' + b"x" * 100_000 + b'"}\n')
+        assert refused.value.errno == errno.ENOSPC
+        assert stream.read_bytes() == b'{"first": 1}\n'  # whole lines only: a resumed run appends cleanly
