@@ -23,7 +23,7 @@ from pathlib import Path
 
 from docbatch.checkpoint.sqlite import LEDGER_FILE
 from docbatch.discovery.items import OUTPUT_MARKER
-from docbatch.errors import ConfigError, DocbatchError, EnvironmentFailed, ExitCode, usable_folder_problem
+from docbatch.errors import ConfigError, DocbatchError, ExitCode, folder_error
 
 LOCK_FILE = "lock"
 _log = logging.getLogger("docbatch")
@@ -33,14 +33,6 @@ class StateLocked(DocbatchError):
     """Raised when another run holds the state or output folder's lock."""
 
     exit_code = ExitCode.LOCKED
-
-
-def _folder_error(flag: str, folder: Path, error: OSError) -> DocbatchError:
-    """A folder in the way of a file is the user's to fix (exit 2); the rest is the machine's (exit 5)."""
-    problem = f"{flag} {folder}: {usable_folder_problem(error)}"
-    if isinstance(error, FileExistsError | NotADirectoryError):
-        return ConfigError(problem)
-    return EnvironmentFailed(problem)
 
 
 class _FileLock:
@@ -58,7 +50,7 @@ class _FileLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
-            raise _folder_error(self._flag, self.path.parent, error) from error
+            raise folder_error(self._flag, self.path.parent, error) from error
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -83,25 +75,33 @@ class _FileLock:
         return previous
 
     def _write(self, fields: dict[str, str]) -> None:
+        """Say who holds the lock. Raises ConfigError/EnvironmentFailed (a full disk) after letting go."""
         assert self._descriptor is not None
         text = "".join(f"{key}={value}\n" for key, value in fields.items())
-        os.ftruncate(self._descriptor, 0)
-        os.pwrite(self._descriptor, text.encode(), 0)
+        data = text.encode()
+        try:  # overwrite in place, then cut: a full disk cannot leave the file emptied of its owner
+            os.pwrite(self._descriptor, data, 0)
+            os.ftruncate(self._descriptor, len(data))
+        except OSError as error:
+            self._let_go(None)
+            raise folder_error(self._flag, self.path.parent, error) from error
 
     @staticmethod
     def _holder() -> dict[str, str]:
         started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return {"pid": str(os.getpid()), "host": socket.gethostname(), "started": started}
 
-    def _let_go(self, keep: dict[str, str]) -> None:
-        """Leave only ``keep`` in the file (so the next run sees no stale holder) and unlock."""
+    def _let_go(self, keep: dict[str, str] | None) -> None:
+        """Leave only ``keep`` in the file (so the next run sees no stale holder; None: leave it as it
+        is) and unlock."""
         descriptor, self._descriptor = self._descriptor, None
         if descriptor is None:
             return
         with contextlib.suppress(OSError):
-            os.ftruncate(descriptor, 0)
-            if keep:
-                os.pwrite(descriptor, "".join(f"{k}={v}\n" for k, v in keep.items()).encode(), 0)
+            if keep is not None:
+                data = "".join(f"{k}={v}\n" for k, v in keep.items()).encode()
+                os.pwrite(descriptor, data, 0)
+                os.ftruncate(descriptor, len(data))
         fcntl.flock(descriptor, fcntl.LOCK_UN)
         os.close(descriptor)
 
@@ -127,6 +127,10 @@ class OutputLock(_FileLock):
     def __init__(self, output_dir: Path, state_dir: Path) -> None:
         super().__init__(output_dir / OUTPUT_MARKER, "-o/--output")
         self._ledger = os.path.realpath(state_dir)
+        # The ledger the folder belongs to: the earlier owner until claim() (this run's ledger opened),
+        # so a run whose ledger turned out unusable does not take the folder over.
+        self._owner: str | None = None
+        self._gone_owner: str | None = None  # an earlier owner whose ledger no longer exists
 
     def acquire(self, wait_s: float = 0.0) -> None:
         """Take the lock and claim the folder for this run's ledger. Raises StateLocked while another
@@ -140,14 +144,22 @@ class OutputLock(_FileLock):
                     f"-o/--output {self.path.parent}: its outputs belong to the ledger in {owner}, not to this "
                     f"run's {self._ledger}; run with --state {owner} (or choose another output folder)"
                 )
+            self._gone_owner, owner = owner, None  # handed over at claim()
+        self._owner = owner
+        self._write({"ledger": owner, **self._holder()} if owner else self._holder())
+
+    def claim(self) -> None:
+        """Record this run's ledger as the folder's owner (call once the ledger is open)."""
+        if self._gone_owner is not None:
             _log.warning(
                 "%s belonged to the ledger in %s, which is gone; it now belongs to %s",
-                self.path.parent, owner, self._ledger,
+                self.path.parent, self._gone_owner, self._ledger,
             )  # fmt: skip
+        self._owner = self._ledger
         self._write({"ledger": self._ledger, **self._holder()})
 
     def release(self) -> None:
-        self._let_go({"ledger": self._ledger})
+        self._let_go({"ledger": self._owner} if self._owner else {})
 
 
 def _read(descriptor: int) -> dict[str, str]:

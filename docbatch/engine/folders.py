@@ -20,7 +20,8 @@ def check_state_folder(config: RunConfig) -> None:
 
 
 def check_output_folder(config: RunConfig) -> None:
-    """The output folder, once the lock is held: a run refused the lock leaves no trace there."""
+    """The output folder, before its lock is taken (the lock file lives there); the probe file is
+    removed, so a run refused the lock leaves only that lock file."""
     check_folder("-o/--output", config.output.root)
 
 

@@ -72,20 +72,23 @@ async def run_batch(
     try:
         # The outputs are what two runs really share: a run from another working directory (another
         # default state folder) waits or exits 3 here, and one with another ledger is refused.
+        await asyncio.to_thread(check_output_folder, config)
         output_lock = OutputLock(config.output.root, config.state_dir)
         await asyncio.to_thread(output_lock.acquire, config.wait_lock_s)
         try:
-            return await _run_locked(config, executor, progress)
+            return await _run_locked(config, executor, progress, output_lock)
         finally:
             output_lock.release()
     finally:
         lock.release()
 
 
-async def _run_locked(config: RunConfig, executor: Executor | None, progress: RunProgress | None) -> RunOutcome:
-    await asyncio.to_thread(check_output_folder, config)
+async def _run_locked(
+    config: RunConfig, executor: Executor | None, progress: RunProgress | None, output_lock: OutputLock
+) -> RunOutcome:
     budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
+    await asyncio.to_thread(output_lock.claim)
     reader = LedgerReader.open(config.state_dir)
     executor = executor or build_executor(config)
     stopper = StopController(config.grace_s)

@@ -56,7 +56,7 @@ def test_nothing_the_run_writes_is_read_back_and_old_docbatch_folders_are_not_co
     # The second run found the same two documents, done: not run.log, not documents.jsonl, not the
     # outputs of the earlier runs (docbatch-out/, out-st/), not .docbatch/ or st/ (not even as skipped folders).
     assert _counts(docs / "out") == {"discovered": 2, "succeeded": 0, "skipped": 2, "failed": 0, "dead": 0,
-                                     "cancelled": 0, "pending": 0}  # fmt: skip
+                                     "cancelled": 0, "pending": 0, "dead_carried_over": 0}  # fmt: skip
 
 
 def test_an_output_or_state_folder_that_holds_the_input_is_refused_before_the_batch(tmp_path: Path) -> None:
