@@ -94,7 +94,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
         recorder=LedgerRecorder(ledger),
         progress=progress or RunProgress(),
         planner=Planner(config, reader),
-        stopper=StopController(config.grace_s),
+        stopper=StopController(config.grace_s, running_count=lambda: len(run.progress.running_jobs())),
         failure_budget=budget,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
     )
@@ -146,6 +146,7 @@ async def _run_locked(config: RunConfig, executor: Executor | None, progress: Ru
             timer.cancel()
         if run.governor is not None:
             await run.governor.stop()
+            run.progress.throttled, run.progress.throttled_s = False, run.governor.throttled_s
         note_executor(run)  # as it was at the end, kept in the run's final counters
         # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
         await asyncio.shield(executor.close(cancel=run.stopper.reason is not None))
