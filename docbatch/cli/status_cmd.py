@@ -147,15 +147,18 @@ def render(info: dict[str, Any]) -> str:
 
 
 def _memory_lines(memory: dict[str, Any], running: bool) -> list[str]:
-    """The workers' memory of a live run, and how long admission has waited for memory (any run)."""
-    waited = memory["throttled_s"]
-    waited_text = f"{human_seconds(waited)} waiting for memory" if waited >= 0.05 else ""
+    """The workers' memory of a live run, and how long new jobs have waited for memory (any run)."""
+    waited = human_seconds(memory["throttled_s"]) if memory["throttled_s"] >= 0.5 else ""
+    lines = []
     if running and memory["workers_rss_bytes"]:
         limit = f" of --memory-limit {human_bytes(memory['limit_bytes'])}" if memory["limit_bytes"] else ""
-        throttled = ", throttled: new jobs wait" if memory["throttled"] else ""
-        total = f" ({waited_text} so far)" if waited_text else ""
-        return [f"memory    workers {human_bytes(memory['workers_rss_bytes'])}{limit}{throttled}{total}"]
-    return [f"memory    throttled: new jobs spent {waited_text}"] if waited_text and not running else []
+        lines.append(f"memory    workers {human_bytes(memory['workers_rss_bytes'])}{limit}")
+    indent = "          " if lines else "memory    "
+    if running and memory["throttled"]:
+        lines.append(f"{indent}throttled: new jobs wait for memory" + (f" ({waited} so far)" if waited else ""))
+    elif waited:
+        lines.append(f"{indent}new jobs {'have ' if running else ''}waited {waited} for memory")
+    return lines
 
 
 def _stage_lines(stages: dict[str, dict[str, float]]) -> list[str]:

@@ -17,6 +17,7 @@ import termios
 import time
 from pathlib import Path
 
+from docbatch.cli.console import human_seconds
 from tests.conftest import REPO, run_cli, wait_started, write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"
@@ -74,7 +75,8 @@ def test_a_tight_memory_limit_throttles_and_every_view_says_so_without_blaming_d
     assert report["bottleneck"]["stage"] != "dispatch"
     status = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)
     assert status["memory"]["throttled_s"] >= throttled - 1.0
-    assert "waiting for memory" in run_cli("status", cwd=tmp_path).stdout
+    waited = human_seconds(status["memory"]["throttled_s"])
+    assert f"memory    new jobs waited {waited} for memory" in run_cli("status", cwd=tmp_path).stdout
     assert run_cli("report", "--html", cwd=tmp_path).returncode == 0
     page = (tmp_path / "docbatch-out" / "report.html").read_text()
     assert 'id="memory-wait"' in page and "this wait is not part of any stage" in page

@@ -58,7 +58,10 @@ def test_a_resumed_live_run_shows_the_rate_of_processed_documents_retries_due_an
     assert info["memory"]["throttled"] and info["memory"]["throttled_s"] == 3.0
     text = render(info)
     assert "1 document waits for a retry, the next in 0:0" in text
-    assert "throttled: new jobs wait (0:03 waiting for memory so far)" in text
+    assert (
+        "memory    workers 1.0 GB of --memory-limit 2.0 GB\n          throttled: new jobs wait for memory (0:03 so far)"
+        in text
+    )
 
 
 def test_an_interrupted_run_lists_its_documents_left_pending(tmp_path: Path) -> None:
