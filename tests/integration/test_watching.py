@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import sqlite3
 import struct
@@ -16,6 +17,8 @@ import sys
 import termios
 import time
 from pathlib import Path
+
+import pytest
 
 from docbatch.cli.console import human_seconds
 from tests.conftest import REPO, run_cli, wait_started, write_texts
@@ -157,3 +160,28 @@ def test_status_watch_redraws_in_place_on_a_terminal_and_appends_plain_text_in_a
     assert frames >= 2  # it was redrawn ...
     assert b"\x1b[1A" in on_terminal and b"\x1b[2K" in on_terminal  # ... in place: cursor up, erase line
     assert "\x1b" not in plain and plain.count("progress  ") >= 2  # a pipe gets plain frames, one after another
+
+
+def test_on_a_terminal_the_stop_message_stays_on_screen_after_the_live_view(tmp_path: Path) -> None:
+    """What a person sees: tmux plays the terminal (80 x 30), Ctrl-C is typed, the screen is read."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt", "x1.txt")
+    server = ["tmux", "-L", f"docbatch-test-{os.getpid()}"]
+    command = (
+        f"cd {tmp_path} && PYTHONPATH={REPO} {sys.executable} -m docbatch run docs -j 2 --grace 1s "
+        f"--processor {MISBEHAVE}; echo exit=$?; sleep 60"
+    )
+    subprocess.run([*server, "new-session", "-d", "-x", "80", "-y", "30", command], check=True)
+    try:
+        wait_started(tmp_path, 2)
+        subprocess.run([*server, "send-keys", "C-c"], check=True)
+        deadline, screen = time.monotonic() + 30, ""
+        while "exit=" not in screen and time.monotonic() < deadline:
+            time.sleep(0.2)
+            screen = subprocess.run([*server, "capture-pane", "-p"], capture_output=True, text=True).stdout
+    finally:
+        subprocess.run([*server, "kill-server"], check=False)
+    assert "exit=4" in screen, screen
+    flat = " ".join(screen.split())  # the terminal wraps the message at 80 columns
+    assert "stopping (SIGINT received): no new documents; 2 running get up to 1s (--grace) to finish" in flat
