@@ -63,10 +63,15 @@ def _td(value: object, css: str = "") -> str:
 def render_html(report: RunReport) -> str:
     counts = report.counts
     # The run starts at zero: the charts begin there rather than at the first sample.
-    timeline = [TimelinePoint(elapsed_s=0, finished=0, bytes_done=0, active=0, workers_rss_bytes=0), *report.timeline]
+    start = TimelinePoint(elapsed_s=0, finished=0, processed=0, bytes_done=0, active=0, workers_rss_bytes=0)
+    timeline = [start, *report.timeline]
+
     # Documents processed, not skipped: a resumed run's skips take no work and would hide the real rate.
+    def done(point: TimelinePoint) -> int:
+        return point.finished if point.processed is None else point.processed
+
     rates = [
-        (b.elapsed_s, (b.processed - a.processed) / max(b.elapsed_s - a.elapsed_s, 1e-9))
+        (b.elapsed_s, (done(b) - done(a)) / max(b.elapsed_s - a.elapsed_s, 1e-9))
         for a, b in zip(timeline, timeline[1:], strict=False)
     ]
     memory = [(point.elapsed_s, point.workers_rss_bytes / 2**20) for point in timeline]

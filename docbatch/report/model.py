@@ -54,7 +54,7 @@ class TimelinePoint(BaseModel):
 
     elapsed_s: float
     finished: int
-    processed: int = 0  # of the finished: the documents a worker processed (skipped ones are not)
+    processed: int | None = None  # of the finished, those a worker processed (not skipped); None in older reports
     bytes_done: int
     active: int
     workers_rss_bytes: int
