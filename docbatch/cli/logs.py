@@ -104,11 +104,13 @@ class ProgressTicker:
         fields = {"finished": progress.finished, "discovered": progress.discovered, "processed": progress.processed,
                   "active": len(progress.active), "failed": len(progress.failures),
                   "docs_per_s": round(rates.docs_per_s, 2), "mb_per_s": round(rates.mb_per_s, 3), "eta_s": eta_s,
-                  "retry_waiting": len(progress.retry_due)}  # fmt: skip
+                  "retry_waiting": len(progress.retry_due), "throttled_s": round(progress.throttled_s, 1)}  # fmt: skip
+        waited = f", {fields['throttled_s']:g}s waiting for memory" if progress.throttled_s >= 0.05 else ""
         _log.info(
-            "progress %s/%s documents, %.1f docs/s, %.2f MB/s, eta %s, %s active, %s failed, %s waiting to retry",
+            "progress %s/%s documents, %.1f docs/s, %.2f MB/s, eta %s, %s active, %s failed, %s waiting to retry%s",
             progress.finished, total, fields["docs_per_s"], fields["mb_per_s"], "-" if eta_s is None else f"{eta_s}s",
-            fields["active"], fields["failed"], fields["retry_waiting"], extra={"event": "progress", "fields": fields},
+            fields["active"], fields["failed"], fields["retry_waiting"], waited,
+            extra={"event": "progress", "fields": fields},
         )  # fmt: skip
 
     async def _loop(self) -> None:
