@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 LIVE_REFRESH_S = 0.25
 MAX_ACTIVE_SHOWN = 8
+HEADER_BAR_WIDTH = 36  # with the counts beside it, the first line stays within 80 columns
 
 
 def _stamp() -> str:
@@ -38,20 +40,13 @@ def human_seconds(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class _Rates:
-    """Documents/s, MB/s and an ETA from bytes (documents vary too much in size for a count-based ETA)."""
-
-    def __init__(self, progress: RunProgress) -> None:
-        elapsed = max(time.time() - progress.started_at, 1e-6)
-        done = progress.finished
-        self.elapsed = elapsed
-        self.docs_per_s = done / elapsed
-        self.mb_per_s = progress.bytes_done / 1e6 / elapsed
-        remaining = progress.discovered_bytes - progress.bytes_done
-        byte_rate = progress.bytes_done / elapsed
-        self.eta: float | None = (
-            remaining / byte_rate if progress.discovery_done and byte_rate > 0 and remaining > 0 else None
-        )
+def retry_line(waiting: int, next_in_s: float | None) -> str:
+    """``3 documents wait for a retry, the next in 0:04`` (empty when none waits)."""
+    if not waiting:
+        return ""
+    documents = "1 document waits" if waiting == 1 else f"{waiting} documents wait"
+    due = f", the next in {human_seconds(next_in_s)}" if next_in_s is not None else ""
+    return f"{documents} for a retry{due}"
 
 
 class ProgressView(Protocol):
@@ -74,9 +69,12 @@ class _LiveView:
         self._console = Console(stderr=True)
         self._live = Live(console=self._console, refresh_per_second=4, transient=True, auto_refresh=False)
         self._task: asyncio.Task[None] | None = None
+        self._stderr = sys.stderr
+        self._rerouted: list[Any] = []
 
     def start(self) -> None:
         self._live.start()
+        self._route_log_above()
         self._task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
@@ -86,27 +84,14 @@ class _LiveView:
 
     def _render(self) -> Any:
         from rich.console import Group
-        from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
 
-        progress, rates = self.progress, _Rates(self.progress)
-        total = max(progress.discovered, 1)
-        header = Table.grid(padding=(0, 2))
-        bar = ProgressBar(total=total if progress.discovery_done else None, completed=progress.finished, width=40)
-        eta = (
-            human_seconds(rates.eta)
-            if rates.eta is not None
-            else ("discovering…" if not progress.discovery_done else "-")
-        )
-        header.add_row(
-            bar,
-            Text(f"{progress.finished}/{progress.discovered}{'' if progress.discovery_done else '+'}"),
-            Text(f"{rates.docs_per_s:.1f} docs/s  {rates.mb_per_s:.2f} MB/s"),
-            Text(f"elapsed {human_seconds(rates.elapsed)}  eta {eta}"),
-            Text(f"failed {len(progress.failures)}", style="red" if progress.failures else "dim"),
-        )
-        parts: list[Any] = [header, self._memory_row()]
+        progress = self.progress
+        parts: list[Any] = [*self._header(), *self._memory_rows()]
+        retrying = retry_line(len(progress.retry_due), progress.next_retry_in())
+        if retrying:
+            parts.append(Text(retrying, style="yellow"))
         running = progress.running_jobs()
         if running:
             active = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
@@ -132,7 +117,38 @@ class _LiveView:
             )
         return Group(*parts)
 
-    def _memory_row(self) -> Any:
+    def _header(self) -> list[Any]:
+        """Two lines that fit 80 columns: the bar with the counts, then the rates and times."""
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        progress, rates = self.progress, self.progress.rates()
+        bar = ProgressBar(
+            total=max(progress.discovered, 1) if progress.discovery_done else None,
+            completed=progress.finished,
+            width=HEADER_BAR_WIDTH,
+        )
+        counts = Table.grid(padding=(0, 2))
+        counts.add_row(
+            bar,
+            Text(f"{progress.finished}/{progress.discovered}{'' if progress.discovery_done else '+'}"),
+            Text(f"failed {len(progress.failures)}", style="red" if progress.failures else "dim"),
+        )
+        eta = (
+            human_seconds(rates.eta_s)
+            if rates.eta_s is not None
+            else ("discovering…" if not progress.discovery_done else "-")
+        )
+        speed = Text(
+            f"{rates.docs_per_s:.1f} docs/s  {rates.mb_per_s:.2f} MB/s  "
+            f"elapsed {human_seconds(rates.elapsed_s)}  eta {eta}",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        return [counts, speed]
+
+    def _memory_rows(self) -> list[Any]:
         """The workers' memory (sampled each second) against --memory-limit, and whether admission waits."""
         from rich.progress_bar import ProgressBar
         from rich.table import Table
@@ -141,23 +157,53 @@ class _LiveView:
         progress = self.progress
         row = Table.grid(padding=(0, 2))
         used = progress.workers_rss_bytes
-        state = Text("throttled: new jobs wait for memory", style="yellow") if progress.throttled else Text("")
         if progress.memory_limit_bytes:
             limit = progress.memory_limit_bytes
             row.add_row(
                 Text("memory", style="dim"),
                 ProgressBar(total=limit, completed=min(used, limit), width=20, complete_style="yellow"),
                 Text(f"{human_bytes(used)} of {human_bytes(limit)} limit"),
-                state,
             )
         else:
-            row.add_row(Text("memory", style="dim"), Text(f"workers {human_bytes(used)} (no --memory-limit)"), state)
-        return row
+            row.add_row(Text("memory", style="dim"), Text(f"workers {human_bytes(used)} (no --memory-limit)"))
+        rows: list[Any] = [row]
+        if progress.throttled:
+            waited = f" ({human_seconds(progress.throttled_s)} in all)" if progress.throttled_s >= 1 else ""
+            rows.append(Text(f"throttled: new jobs wait for memory{waited}", style="yellow"))
+        return rows
+
+    def _route_log_above(self) -> None:
+        """Warnings (the stop message above all) go above the view instead of being drawn over: the
+        log's terminal handler writes to the view's console while it runs."""
+        import logging
+
+        for handler in logging.getLogger("docbatch").handlers:
+            if type(handler) is logging.StreamHandler and handler.stream is self._stderr:
+                handler.setStream(sys.stderr)  # rich's proxy while the view runs
+                self._rerouted.append(handler)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
         self._live.stop()
+        for handler in self._rerouted:
+            handler.setStream(self._stderr)
+        self._rerouted.clear()
+
+
+def watch_in_place(frame: Callable[[], tuple[str, bool]], interval_s: float) -> None:
+    """Show ``frame()``'s text on the terminal and redraw it in place every ``interval_s`` until a frame says
+    it is the last one; the last stays on the screen."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    text, last = frame()
+    with Live(Text(text), console=Console(), auto_refresh=False) as live:
+        while not last:
+            time.sleep(interval_s)
+            text, last = frame()
+            live.update(Text(text), refresh=True)
 
 
 def print_summary(report: RunReport, report_path: Path) -> None:

@@ -131,14 +131,18 @@ class ProgressTicker:
 
     def _log_progress(self) -> None:
         progress = self.progress
-        elapsed = max(time.time() - progress.started_at, 1e-6)
+        rates = progress.rates()  # of the documents processed: skipped ones took no work
         total = f"{progress.discovered}{'' if progress.discovery_done else '+'}"
-        fields = {"finished": progress.finished, "discovered": progress.discovered, "active": len(progress.active),
-                  "failed": len(progress.failures), "docs_per_s": round(progress.finished / elapsed, 2),
-                  "mb_per_s": round(progress.bytes_done / 1e6 / elapsed, 3)}  # fmt: skip
+        eta_s = round(rates.eta_s) if rates.eta_s is not None else None
+        fields = {"finished": progress.finished, "discovered": progress.discovered, "processed": progress.processed,
+                  "active": len(progress.active), "failed": len(progress.failures),
+                  "docs_per_s": round(rates.docs_per_s, 2), "mb_per_s": round(rates.mb_per_s, 3), "eta_s": eta_s,
+                  "retry_waiting": len(progress.retry_due), "throttled_s": round(progress.throttled_s, 1)}  # fmt: skip
+        waited = f", {fields['throttled_s']:g}s waiting for memory" if progress.throttled_s >= 0.05 else ""
         _log.info(
-            "progress %s/%s documents, %.1f docs/s, %.2f MB/s, %s active, %s failed",
-            progress.finished, total, fields["docs_per_s"], fields["mb_per_s"], fields["active"], fields["failed"],
+            "progress %s/%s documents, %.1f docs/s, %.2f MB/s, eta %s, %s active, %s failed, %s waiting to retry%s",
+            progress.finished, total, fields["docs_per_s"], fields["mb_per_s"], "-" if eta_s is None else f"{eta_s}s",
+            fields["active"], fields["failed"], fields["retry_waiting"], waited,
             extra={"event": "progress", "fields": fields},
         )  # fmt: skip
 

@@ -8,13 +8,15 @@ slows the run down.
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from docbatch.cli.console import human_bytes, human_seconds
+from docbatch.cli.console import human_bytes, human_seconds, retry_line, watch_in_place
+from docbatch.engine.progress import rates
 from docbatch.processes import pid_alive
 from docbatch.serialization import dumps_pretty, loads
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:  # the ledger modules load sqlite3, kept out of `docbatch --he
     from docbatch.checkpoint.reader import LedgerReader, RunRow
 
 STALE_HEARTBEAT_S = 10.0
+WATCH_INTERVAL_S = 2.0
 
 
 def _liveness(row: RunRow, now: float) -> str:
@@ -43,16 +46,15 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dic
     states: dict[str, int] = snapshot.get("states", {})
     finished = sum(states.values())
     end = row.finished_at or now
-    elapsed = max(end - row.started_at, 1e-6)
     discovered = int(snapshot.get("discovered", 0))
-    remaining_bytes = int(snapshot.get("discovered_bytes", 0)) - int(snapshot.get("bytes_done", 0))
-    byte_rate = int(snapshot.get("bytes_done", 0)) / elapsed
+    bytes_done = int(snapshot.get("bytes_done", 0))
+    # Runs recorded before these counters: skipped documents are not work, carried-over dead ones were.
+    processed = int(snapshot.get("processed", finished - states.get("skipped", 0)))
+    bytes_left = int(snapshot.get("bytes_left", int(snapshot.get("discovered_bytes", 0)) - bytes_done))
     status = _liveness(row, now)
-    eta = (
-        remaining_bytes / byte_rate
-        if status == "running" and byte_rate > 0 and snapshot.get("discovery_done")
-        else None
-    )
+    speed = rates(processed, bytes_done, bytes_left, end - row.started_at, bool(snapshot.get("discovery_done")))
+    eta = speed.eta_s if status == "running" else None
+    next_retry_at = snapshot.get("next_retry_at")
     active: list[dict[str, Any]] = []
     if status == "running":
         if "active_jobs" in snapshot:  # what the coordinator saw a second ago, with each job's stage
@@ -71,21 +73,30 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dic
         "executor_info": snapshot.get("executor_info", {}),
         "command": row.command,
         "started_at": row.started_at,
-        "elapsed_s": round(elapsed, 3),
+        "elapsed_s": round(speed.elapsed_s, 3),
         "discovered": discovered,
         "discovery_done": bool(snapshot.get("discovery_done", row.finished_at is not None)),
         "finished": finished,
         "states": states,
-        "docs_per_s": round(finished / elapsed, 3),
-        "mb_per_s": round(int(snapshot.get("bytes_done", 0)) / 1e6 / elapsed, 3),
+        # Not finished: queued, running or waiting for a retry while the run goes on; left for the next run
+        # (never lost) once it has stopped.
+        "pending": max(0, discovered - finished),
+        "processed": processed,
+        "docs_per_s": round(speed.docs_per_s, 3),
+        "mb_per_s": round(speed.mb_per_s, 3),
         "eta_s": round(eta, 1) if eta is not None else None,
+        "retry_waiting": int(snapshot.get("retry_waiting", 0)) if status == "running" else 0,
+        "next_retry_in_s": round(max(0.0, next_retry_at - now), 1)
+        if status == "running" and next_retry_at is not None
+        else None,
         "active": active,
         "waiting_in_batches": snapshot.get("waiting_in_batches", 0) if status == "running" else 0,
         "stages": snapshot.get("stages", {}),
         "memory": {
             "workers_rss_bytes": snapshot.get("workers_rss_bytes", 0),
             "limit_bytes": snapshot.get("memory_limit_bytes"),
-            "throttled": bool(snapshot.get("throttled", False)),
+            "throttled": bool(snapshot.get("throttled", False)) and status == "running",
+            "throttled_s": float(snapshot.get("throttled_s", 0.0)),
         },
         "error_kinds": snapshot.get("error_kinds", {}),
         "output_dir": output_dir,
@@ -98,15 +109,23 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> dic
 def render(info: dict[str, Any]) -> str:
     states = info["states"]
     total = f"{info['discovered']}{'' if info['discovery_done'] else '+'}"
+    running = info["status"] == "running"
+    pending = f"  {'to go' if running else 'pending'} {info['pending']}" if info["pending"] else ""
     lines = [
         f"run       {info['run_id']}  {info['status']}"
         + (f" (exit {info['exit_code']})" if info["exit_code"] is not None else ""),
         f"progress  {info['finished']}/{total} documents  "
-        + "  ".join(f"{state} {count}" for state, count in sorted(states.items())),
+        + "  ".join(f"{state} {count}" for state, count in sorted(states.items()))
+        + pending,
         f"rate      {info['docs_per_s']:.1f} docs/s, {info['mb_per_s']:.2f} MB/s "
-        f"over {human_seconds(info['elapsed_s'])}"
+        f"over {human_seconds(info['elapsed_s'])} ({info['processed']} processed)"
         + (f", eta {human_seconds(info['eta_s'])}" if info["eta_s"] is not None else ""),
     ]
+    if info["pending"] and not running:
+        lines.append(f"pending   {info['pending']} not done when the run stopped; the same command again does them")
+    retrying = retry_line(info["retry_waiting"], info["next_retry_in_s"])
+    if retrying:
+        lines.append(f"retrying  {retrying}")
     if info["active"]:
         waiting = f", {info['waiting_in_batches']} more waiting in their batches" if info["waiting_in_batches"] else ""
         lines.append(f"active    {len(info['active'])} (oldest first){waiting}")
@@ -114,11 +133,7 @@ def render(info: dict[str, Any]) -> str:
             f"          {job['running_s']:>8.1f}s  {job['stage']:<8} {job['source_id']}" for job in info["active"]
         ]
     lines += _stage_lines(info["stages"])
-    memory = info["memory"]
-    if info["status"] == "running" and memory["workers_rss_bytes"]:
-        limit = f" of --memory-limit {human_bytes(memory['limit_bytes'])}" if memory["limit_bytes"] else ""
-        throttled = ", throttled: new jobs wait" if memory["throttled"] else ""
-        lines.append(f"memory    workers {human_bytes(memory['workers_rss_bytes'])}{limit}{throttled}")
+    lines += _memory_lines(info["memory"], running)
     if info["error_kinds"]:
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(info["error_kinds"].items()))
         lines.append(f"errors    {kinds}")
@@ -130,6 +145,21 @@ def render(info: dict[str, Any]) -> str:
     lines.append(f"outputs   {info['output_dir']}")
     lines.append(f"report    {info['report']}")
     return "\n".join(lines)
+
+
+def _memory_lines(memory: dict[str, Any], running: bool) -> list[str]:
+    """The workers' memory of a live run, and how long new jobs have waited for memory (any run)."""
+    waited = human_seconds(memory["throttled_s"]) if memory["throttled_s"] >= 0.5 else ""
+    lines = []
+    if running and memory["workers_rss_bytes"]:
+        limit = f" of --memory-limit {human_bytes(memory['limit_bytes'])}" if memory["limit_bytes"] else ""
+        lines.append(f"memory    workers {human_bytes(memory['workers_rss_bytes'])}{limit}")
+    indent = "          " if lines else "memory    "
+    if running and memory["throttled"]:
+        lines.append(f"{indent}throttled: new jobs wait for memory" + (f" ({waited} so far)" if waited else ""))
+    elif waited:
+        lines.append(f"{indent}new jobs {'have ' if running else ''}waited {waited} for memory")
+    return lines
 
 
 def _stage_lines(stages: dict[str, dict[str, float]]) -> list[str]:
@@ -162,6 +192,14 @@ def render_runs(rows: list[RunRow]) -> str:
     return "\n".join(lines)
 
 
+def _frame(reader: LedgerReader, run: str | None) -> tuple[str, bool]:
+    """The status text of ``run`` now, and whether it is the last frame (the run is no longer running)."""
+    from docbatch.checkpoint.reader import find_run
+
+    info = describe(reader, find_run(reader, run))
+    return render(info), info["status"] != "running"
+
+
 def status(
     run: str = typer.Argument(None, help="Run id or a prefix of one [default: the latest run]."),
     state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
@@ -178,13 +216,17 @@ def status(
             rows = list_runs(reader)
             typer.echo(dumps_pretty([describe(reader, row) for row in rows]).decode() if as_json else render_runs(rows))
             return
+        if watch and not as_json and sys.stdout.isatty():
+            # On a terminal the view is redrawn in place; in a pipe each refresh is printed after the last.
+            watch_in_place(lambda: _frame(reader, run), WATCH_INTERVAL_S)
+            return
         while True:
             info = describe(reader, find_run(reader, run))
             text = dumps_pretty(info).decode().rstrip() if as_json else render(info)
             typer.echo(text)
             if not watch or info["status"] != "running":
                 return
-            time.sleep(2.0)
+            time.sleep(WATCH_INTERVAL_S)
             typer.echo("")
     finally:
         reader.close()

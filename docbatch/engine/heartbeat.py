@@ -22,6 +22,7 @@ async def publish_heartbeats(run: RunContext, ledger: SqliteLedger) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
         run.progress.throttled = run.governor.throttled if run.governor is not None else False
+        run.progress.throttled_s = run.governor.throttled_s if run.governor is not None else 0.0
         note_executor(run)
         run.progress.sample(await asyncio.to_thread(_workers_rss))
         snapshot = dumps_compact(run.progress.snapshot()).decode()

@@ -25,6 +25,12 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
     to the queue after a backoff."""
     config = run.config
     await run.recorder.room()  # the ledger far behind: wait rather than pile up events in memory
+    if run.governor is not None:
+        # Before the jobs count as running: waiting for memory is neither a job's time nor its dispatch.
+        await run.ensure_executor()
+        await run.governor.admit()
+        if run.stopper.draining.is_set():
+            return  # stopped while waiting: these documents stay pending, as queued ones do
     tries: list[tuple[QueuedJob, int, JobSpec]] = []
     for job in jobs:
         document = job.document
@@ -71,8 +77,6 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
     run.progress.on_batch(len(specs))
     try:
         executor = await run.ensure_executor()
-        if run.governor is not None:
-            await run.governor.admit()  # throttled while the workers use, or would use, too much memory
         output = (str(config.output.root), config.output.format.value)
         results = await executor.run_batch(specs, config.pool.timeout_s, output=output)
     except asyncio.CancelledError:
@@ -174,9 +178,11 @@ def _schedule_retry(run: RunContext, job: QueuedJob, failed_tries: int) -> None:
     delay = compute_backoff(job.tries + 1, run.config.backoff_s, run.config.backoff_cap_s)
     again = QueuedJob(job.document, job.plan, job.tries + 1)
     run.retries_scheduled += 1
+    run.progress.on_retry_scheduled(job.document.source_id, delay)
 
     def requeue() -> None:
         run.retry_timers.discard(handle)
+        run.progress.on_retry_due(job.document.source_id)
         if run.stopper.draining.is_set():
             return  # stays pending; the next run picks it up
         # A task, not put_nowait: the queue may be full of newly discovered documents.

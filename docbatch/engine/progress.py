@@ -20,6 +20,24 @@ MAX_TIMELINE = 2000
 MAX_ACTIVE_PUBLISHED = 20
 
 
+@dataclass(frozen=True)
+class Rates:
+    """Throughput of the documents this run processed (skipped ones took no work) and the time left."""
+
+    elapsed_s: float
+    docs_per_s: float
+    mb_per_s: float
+    eta_s: float | None  # from the bytes still to process; None while unknown (discovery goes on, no rate yet)
+
+
+def rates(processed: int, bytes_done: int, bytes_left: int, elapsed_s: float, discovery_done: bool) -> Rates:
+    """Rates over ``elapsed_s`` seconds; ``bytes_left``: bytes of the documents still to process."""
+    elapsed_s = max(elapsed_s, 1e-6)
+    byte_rate = bytes_done / elapsed_s
+    eta = bytes_left / byte_rate if discovery_done and byte_rate > 0 and bytes_left > 0 else None
+    return Rates(elapsed_s, processed / elapsed_s, bytes_done / 1e6 / elapsed_s, eta)
+
+
 @dataclass
 class ActiveJob:
     source_id: str
@@ -41,7 +59,9 @@ class RunProgress:
     states: Counter[str] = field(default_factory=Counter)
     # Of states["dead"]: documents dead from an earlier run, reported again without being tried.
     dead_carried_over: int = 0
-    bytes_done: int = 0
+    processed: int = 0  # documents a worker finished with in this run (skipped and carried-over ones are not)
+    bytes_done: int = 0  # their bytes
+    bytes_settled: int = 0  # bytes of every discovered document that needs no more work (processed or not)
     pages_done: int = 0
     active: dict[str, ActiveJob] = field(default_factory=dict)
     recent_failures: deque[Failure] = field(default_factory=lambda: deque(maxlen=5))
@@ -64,6 +84,9 @@ class RunProgress:
     workers_rss_bytes: int = 0
     memory_limit_bytes: int | None = None
     throttled: bool = False
+    throttled_s: float = 0.0
+    # Documents waiting on a backoff timer for their next try: source_id -> when it is due (epoch seconds).
+    retry_due: dict[str, float] = field(default_factory=dict)
     executor_info: dict[str, object] = field(default_factory=dict)  # a cluster's workers and dashboard
 
     @property
@@ -76,9 +99,24 @@ class RunProgress:
         return self.states[JobState.FAILED.value] + self.states[JobState.DEAD.value] - self.dead_carried_over
 
     @property
-    def processed(self) -> int:
-        """Documents this run tried and took to a final state (not skipped, not carried over dead)."""
-        return self.states[JobState.SUCCEEDED.value] + self.new_failures
+    def bytes_left(self) -> int:
+        """Bytes of the discovered documents still to process (queued, running or waiting for a retry)."""
+        return max(0, self.discovered_bytes - self.bytes_settled)
+
+    def rates(self) -> Rates:
+        return rates(
+            self.processed, self.bytes_done, self.bytes_left, time.time() - self.started_at, self.discovery_done
+        )
+
+    def on_retry_scheduled(self, source_id: str, delay_s: float) -> None:
+        self.retry_due[source_id] = time.time() + delay_s
+
+    def on_retry_due(self, source_id: str) -> None:
+        self.retry_due.pop(source_id, None)
+
+    def next_retry_in(self) -> float | None:
+        """Seconds until the next document waiting for a retry is due (None: none waits)."""
+        return max(0.0, min(self.retry_due.values()) - time.time()) if self.retry_due else None
 
     def on_discovered(self, document: Document) -> None:
         self.discovered += 1
@@ -97,12 +135,14 @@ class RunProgress:
 
     def on_up_to_date(self, document: Document) -> None:
         """Done in an earlier run with the same fingerprint and recipe: not read, not written."""
+        self.bytes_settled += document.size
         self._skip(document.source_id, "unchanged since an earlier run")
 
     def on_still_dead(self, document: Document, error_kind: str, message: str, attempts: int) -> None:
         """Died of a permanent error in an earlier run and unchanged since: reported, not re-tried."""
         self.states[JobState.DEAD.value] += 1
         self.dead_carried_over += 1
+        self.bytes_settled += document.size
         self.error_kinds[error_kind] += 1
         failure = Failure(
             source_id=document.source_id,
@@ -123,6 +163,7 @@ class RunProgress:
             TimelinePoint(
                 elapsed_s=round(time.time() - self.started_at, 3),
                 finished=self.finished,
+                processed=self.processed,
                 bytes_done=self.bytes_done,
                 active=len(self.active),
                 workers_rss_bytes=workers_rss_bytes,
@@ -138,7 +179,9 @@ class RunProgress:
             "discovered": self.discovered,
             "discovery_done": self.discovery_done,
             "discovered_bytes": self.discovered_bytes,
+            "processed": self.processed,
             "bytes_done": self.bytes_done,
+            "bytes_left": self.bytes_left,
             "pages_done": self.pages_done,
             "states": dict(self.states),
             "dead_carried_over": self.dead_carried_over,
@@ -149,6 +192,9 @@ class RunProgress:
             "workers_rss_bytes": self.workers_rss_bytes,
             "memory_limit_bytes": self.memory_limit_bytes,
             "throttled": self.throttled,
+            "throttled_s": round(self.throttled_s, 1),
+            "retry_waiting": len(self.retry_due),
+            "next_retry_at": min(self.retry_due.values()) if self.retry_due else None,
             "active_jobs": [
                 {"source_id": job.source_id, "stage": job.stage, "running_s": round(now - job.started_at, 1)}
                 for job in self.running_jobs()[:MAX_ACTIVE_PUBLISHED]
@@ -199,6 +245,7 @@ class RunProgress:
     def on_finished(self, record: JobRecord) -> None:
         document, result = record.document, record.result
         self.active.pop(document.source_id, None)
+        self.bytes_settled += document.size
         if result.peak_rss_bytes:
             self.peak_worker_rss_bytes = max(self.peak_worker_rss_bytes, result.peak_rss_bytes)
         if result.state is JobState.SKIPPED:
@@ -206,6 +253,7 @@ class RunProgress:
             self._count_type(result.kind or document.extension or "unknown", "skipped", document.size, 0)
             return
         self.states[result.state.value] += 1
+        self.processed += 1
         self.bytes_done += document.size
         self.durations.add(record.duration_s)
         by_stage = self.stage_times.setdefault(result.kind or document.extension or "unknown", {})

@@ -4,6 +4,9 @@ Every ``interval_s`` the governor sums the RSS of each running job's process tre
 watermark of --memory-limit (or below the free-memory floor) it closes the admission gate; below the
 low watermark (and above the floor) it opens it again. Over the limit itself it kills the youngest
 job, which is requeued (counted as an attempt). A job over --memory-per-job is killed as ``memory``.
+
+Admission estimates from what was measured, never from the limit itself: a limit with room for every
+worker costs nothing, a tight one lets fewer jobs run at once (see ``admission_fits``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,23 @@ class MemoryStats:
     largest_job_bytes: int = 0
 
 
+def admission_fits(running_bytes: list[int], waiting: int, workers: int, prior_bytes: int, budget_bytes: float) -> bool:
+    """Whether one more batch may be handed over without the workers passing ``budget_bytes``.
+
+    ``running_bytes``: each running job's estimate (its own peak so far, at least ``prior_bytes``);
+    ``waiting``: batches handed over that no worker has started; ``workers``: worker processes;
+    ``prior_bytes``: what a job not yet measured is expected to need. A worker runs one job at a
+    time, so only the batches that will find a free worker add a job's worth; the others replace a
+    job that is counted already. With nothing in flight a job is always admitted (the run never
+    stalls; a job larger than the budget then runs alone).
+    """
+    if not running_bytes and waiting == 0:
+        return True
+    free_workers = max(0, workers - len(running_bytes))
+    starting = min(waiting + 1, free_workers)
+    return sum(running_bytes) + starting * prior_bytes <= budget_bytes
+
+
 def tree_rss(pid: int) -> int:
     """RSS of a process and all its descendants (0 when it is gone)."""
     try:
@@ -77,7 +97,10 @@ class MemoryGovernor:
         self.free_floor_bytes = free_floor_bytes
         self.interval_s = interval_s
         self.concurrency = concurrency
-        self._sizes: dict[str, int] = {}
+        self._peaks: dict[str, int] = {}  # each running job's largest tree RSS so far, by token
+        # Before any job is measured a new one is expected to need what a fresh process holds: the
+        # coordinator's own RSS stands in for a worker's (both import the same modules).
+        self.base_bytes = _own_rss()
         self._waiting = 0
         self.gate = asyncio.Event()
         self.gate.set()
@@ -87,7 +110,14 @@ class MemoryGovernor:
 
     @property
     def throttled(self) -> bool:
-        return not self.gate.is_set()
+        """New jobs wait for memory now: the gate is shut or a slot waits in ``admit``."""
+        return not self.gate.is_set() or self._waiting > 0
+
+    @property
+    def throttled_s(self) -> float:
+        """Seconds admission has waited for memory so far, the wait going on now included."""
+        ongoing = time.monotonic() - self._throttled_since if self._throttled_since is not None else 0.0
+        return self.stats.throttled_s + ongoing
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="memory-governor")
@@ -109,7 +139,7 @@ class MemoryGovernor:
         jobs = self.executor.running_jobs()
         sizes = {job.token: tree_rss(job.pid) for job in jobs}
         total = sum(sizes.values())
-        self._sizes = sizes
+        self._peaks = {token: max(size, self._peaks.get(token, 0)) for token, size in sizes.items()}
         free = psutil.virtual_memory().available
         stats = self.stats
         stats.peak_tree_bytes = max(stats.peak_tree_bytes, total)
@@ -137,17 +167,16 @@ class MemoryGovernor:
             self.gate.set()
 
     def expected_job_bytes(self) -> int:
-        """What a job about to start is expected to need: the largest job seen so far, and until one has
-        been measured, an even share of the limit."""
-        share = self.limit_bytes // self.concurrency if self.limit_bytes else 0
-        return max(self.stats.largest_job_bytes, share)
+        """Bytes a job about to start is expected to need: the largest job measured so far, and until one
+        has been measured, a fresh worker's RSS."""
+        return self.stats.largest_job_bytes or self.base_bytes
 
-    async def admit(self) -> None:
-        """Wait until one more job fits: the gate is open and, with --memory-limit, the running jobs (each
-        counted at least at the expected size, since a job just started has not grown yet) plus one more
-        stay under the high watermark. A lone job is always admitted, so the run cannot stall."""
+    async def admit(self) -> float:
+        """Wait until one more batch fits (see ``_fits``); returns the seconds this call waited, which are
+        no part of any job's time."""
         if self._fits():
-            return
+            return 0.0
+        began = time.monotonic()
         # Throttled time is wall time during which at least one slot waits here.
         if self._waiting == 0:
             self._throttled_since = time.monotonic()
@@ -161,14 +190,23 @@ class MemoryGovernor:
             if self._waiting == 0 and self._throttled_since is not None:
                 self.stats.throttled_s += time.monotonic() - self._throttled_since
                 self._throttled_since = None
+        return time.monotonic() - began
 
     def _fits(self) -> bool:
+        """The gate is open and, with --memory-limit, the jobs in flight plus one more batch stay under the
+        high watermark. Each running job counts at its own peak so far but at least at the expected size
+        (a job just started has not grown yet, and one that shrank may grow again)."""
         if not self.gate.is_set():
             return False
         if self.limit_bytes is None:
             return True
-        jobs = self.executor.running_jobs()
-        waiting = self.executor.waiting_batches()
         expected = self.expected_job_bytes()
-        committed = sum(max(self._sizes.get(job.token, 0), expected) for job in jobs) + waiting * expected
-        return not (jobs or waiting) or committed + expected <= self.limit_bytes * HIGH_WATERMARK
+        running = [max(self._peaks.get(job.token, 0), expected) for job in self.executor.running_jobs()]
+        waiting = self.executor.waiting_batches()
+        return admission_fits(running, waiting, self.concurrency, expected, self.limit_bytes * HIGH_WATERMARK)
+
+
+def _own_rss() -> int:
+    with contextlib.suppress(psutil.Error):
+        return int(psutil.Process().memory_info().rss)
+    return 0

@@ -91,7 +91,7 @@ async def _run_locked(
     await asyncio.to_thread(output_lock.claim)
     reader = LedgerReader.open(config.state_dir)
     executor = executor or build_executor(config)
-    stopper = StopController(config.grace_s)
+    stopper = StopController(config.grace_s, running_count=lambda: len(run.progress.running_jobs()))
     run = RunContext(
         config=config,
         run_id=new_run_id(),
@@ -156,6 +156,7 @@ async def _run_locked(
             timer.cancel()
         if run.governor is not None:
             await run.governor.stop()
+            run.progress.throttled, run.progress.throttled_s = False, run.governor.throttled_s
         note_executor(run)  # as it was at the end, kept in the run's final counters
         # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
         await asyncio.shield(executor.close(cancel=run.stopper.reason is not None))

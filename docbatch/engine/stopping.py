@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _log = logging.getLogger("docbatch")
+_AGAIN = {signal.SIGINT: "Ctrl-C again", signal.SIGTERM: "SIGTERM again"}
+_AGAIN_ANY = "Ctrl-C or SIGTERM"
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,10 @@ class FailureBudget:
 class StopController:
     """Tracks why and how hard the run must stop; installed for the duration of one run."""
 
-    def __init__(self, grace_s: float) -> None:
+    def __init__(self, grace_s: float, running_count: Callable[[], int] = lambda: 0) -> None:
         self.grace_s = grace_s
+        # How many jobs a worker is on now: the stop message tells the user what the grace is for.
+        self.running_count = running_count
         self.reason: str | None = None
         self.hard = False
         # Why the machine failed the run (disk full, ledger not writable); the first cause is kept.
@@ -90,18 +94,26 @@ class StopController:
 
     def _on_signal(self, signum: signal.Signals) -> None:
         if self.reason is None:
-            self.request(f"{signum.name} received")
+            self.request(f"{signum.name} received", again=_AGAIN.get(signum, _AGAIN_ANY))
             return
         _log.warning("%s received again: cancelling the running jobs", signum.name)
         self.hard = True
         self.cancel_now.set()
 
-    def request(self, reason: str) -> None:
-        """Stop admitting documents; cancel running ones after the grace period."""
+    def request(self, reason: str, *, again: str = _AGAIN_ANY) -> None:
+        """Stop admitting documents; cancel running ones after the grace period. Says so, and how to cancel
+        them at once (``again``: what the user would do next)."""
         if self.reason is not None:
             return
         self.reason = reason
-        _log.warning("stopping: %s; running jobs get %gs to finish, the rest stay pending", reason, self.grace_s)
+        running = self.running_count()
+        if running:
+            _log.warning(
+                "stopping (%s): no new documents; %d running get up to %gs (--grace) to finish; %s cancels them "
+                "now; the rest stay pending", reason, running, self.grace_s, again,
+            )  # fmt: skip
+        else:
+            _log.warning("stopping (%s): no new documents; the rest stay pending", reason)
         self.draining.set()
         self._grace_task = asyncio.get_running_loop().create_task(self._grace())
 

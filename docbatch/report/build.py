@@ -79,7 +79,7 @@ def build_report(
     )
     cpu_after = os.times()
     cpu_s = sum(after - before for after, before in zip(cpu_after[:4], cpu_before[:4], strict=True))
-    processed = counts.succeeded + counts.failed + counts.dead
+    processed = progress.processed  # not the skipped documents, nor the dead ones carried over unread
     return RunReport(
         run_id=run_id,
         status=status,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from docbatch.report.model import RunReport, TimelinePoint
+from docbatch.report.stats import memory_wait
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -62,12 +63,20 @@ def _td(value: object, css: str = "") -> str:
 def render_html(report: RunReport) -> str:
     counts = report.counts
     # The run starts at zero: the charts begin there rather than at the first sample.
-    timeline = [TimelinePoint(elapsed_s=0, finished=0, bytes_done=0, active=0, workers_rss_bytes=0), *report.timeline]
+    start = TimelinePoint(elapsed_s=0, finished=0, processed=0, bytes_done=0, active=0, workers_rss_bytes=0)
+    timeline = [start, *report.timeline]
+
+    # Documents processed, not skipped: a resumed run's skips take no work and would hide the real rate.
+    def done(point: TimelinePoint) -> int:
+        return point.finished if point.processed is None else point.processed
+
     rates = [
-        (b.elapsed_s, (b.finished - a.finished) / max(b.elapsed_s - a.elapsed_s, 1e-9))
+        (b.elapsed_s, (done(b) - done(a)) / max(b.elapsed_s - a.elapsed_s, 1e-9))
         for a, b in zip(timeline, timeline[1:], strict=False)
     ]
     memory = [(point.elapsed_s, point.workers_rss_bytes / 2**20) for point in timeline]
+    resources = report.resources
+    waited = memory_wait(resources.throttled_s, report.wall_s, resources.throttle_events)
     cards = "".join(
         f'<div class="card"><span>{escape(name)}</span><b class="{css}">{value}</b></div>'
         for name, value, css in (
@@ -78,6 +87,7 @@ def render_html(report: RunReport) -> str:
             ("documents/s", f"{report.throughput.documents_per_s:.1f}", ""),
             ("MB/s", f"{report.throughput.megabytes_per_s:.2f}", ""),
             ("wall", f"{report.wall_s:.1f} s", ""),
+            *((("waited for memory", f"{report.resources.throttled_s:.1f} s", ""),) if waited else ()),
         )
     )
     stage_total = sum(stage.total for stage in report.stages.values()) or 1.0
@@ -112,6 +122,8 @@ def render_html(report: RunReport) -> str:
     bottleneck = (
         f"<p><b>Bottleneck:</b> {escape(report.bottleneck.reason)}</p>" if report.bottleneck is not None else ""
     )
+    if waited:
+        bottleneck += f'<p id="memory-wait"><b>Waiting for memory:</b> {escape(waited)}</p>'
     title = f"docbatch run {report.run_id}"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'

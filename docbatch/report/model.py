@@ -62,6 +62,7 @@ class TimelinePoint(BaseModel):
 
     elapsed_s: float
     finished: int
+    processed: int | None = None  # of the finished, those a worker processed (not skipped); None in older reports
     bytes_done: int
     active: int
     workers_rss_bytes: int

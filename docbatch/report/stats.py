@@ -52,6 +52,24 @@ def find_bottleneck(totals: dict[str, float], busiest_type: dict[str, str]) -> t
     return stage, round(share, 4), reason
 
 
+def memory_wait(throttled_s: float, wall_s: float, events: int) -> str | None:
+    """One line on the time new jobs waited for memory (None when they never did). That wait happens
+    before a job starts, so it is in no stage: without this line it would go unseen."""
+    if throttled_s <= 0:
+        return None
+    share = throttled_s / wall_s if wall_s > 0 else 0.0
+    times = "once" if events == 1 else f"{events} times"
+    advice = (
+        ": the memory options held the run back (raise --memory-limit, or lower -j to match it)"
+        if share >= 0.25
+        else ""
+    )
+    return (
+        f"new jobs waited {throttled_s:.1f} s for memory ({share:.0%} of the wall time, {times}) under "
+        f"--memory-limit or --min-free-memory; this wait is not part of any stage{advice}"
+    )
+
+
 def distribution(values: Sequence[float]) -> Distribution:
     if not values:
         return Distribution()

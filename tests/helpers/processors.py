@@ -71,3 +71,17 @@ def chaos(source: SourceFile) -> object:
     processor = default_registry().for_kind(kind)
     assert processor is not None
     return processor.extract(source, kind)
+
+
+def meet(source: SourceFile) -> str:
+    """Waits (up to 20 s) until another job has started too, then says whether they met: two jobs that
+    run at the same time both return "met"; a job that ran alone returns "alone". The meeting place is
+    the folder named by $DOCBATCH_TEST_MEET_DIR."""
+    place = Path(os.environ["DOCBATCH_TEST_MEET_DIR"])
+    (place / f"{source.path.name}.{os.getpid()}").touch()
+    deadline = time.monotonic() + 20.0
+    while time.monotonic() < deadline:
+        if len(list(place.iterdir())) >= 2:
+            return "met"
+        time.sleep(0.05)
+    return "alone"

@@ -1,5 +1,5 @@
 from docbatch.report.model import Counts
-from docbatch.report.stats import distribution, percentile
+from docbatch.report.stats import distribution, memory_wait, percentile
 
 
 def test_nearest_rank_percentiles() -> None:
@@ -59,3 +59,12 @@ def test_histogram_merge_equals_one_histogram_of_everything() -> None:
     left.merge(right)
     assert left.distribution() == both.distribution()
     assert Histogram().distribution().count == 0
+
+
+def test_time_waiting_for_memory_is_named_as_its_own_thing_with_advice_when_it_held_the_run_back() -> None:
+    assert memory_wait(0.0, 10.0, 0) is None
+    brief = memory_wait(1.0, 10.0, 1)
+    assert brief is not None and brief.startswith("new jobs waited 1.0 s for memory (10% of the wall time, once)")
+    assert "not part of any stage" in brief and "held the run back" not in brief
+    long = memory_wait(6.0, 10.0, 3)
+    assert long is not None and "(60% of the wall time, 3 times)" in long and "raise --memory-limit" in long
