@@ -38,6 +38,8 @@ def retry_failed(
     from docbatch.checkpoint.reader import LedgerReader, failed_documents, find_run
     from docbatch.discovery.manifest import parse_priority
 
+    live = logs.wants_live_view(quiet=quiet, log_format=log_format)
+    logs.configure(quiet=quiet, live=live, log_file=log_file, log_format=log_format)
     try:
         level = parse_priority(priority) if priority is not None else None
     except ValueError as error:
@@ -59,7 +61,10 @@ def retry_failed(
                              for g in path))
     ]  # fmt: skip
     if not chosen:
-        typer.echo(f"nothing to retry: run {old.run_id} has no failed or dead documents matching the filters")
+        logs.result_line(
+            f"nothing to retry: run {old.run_id} has no failed or dead documents matching the filters",
+            event="retry_plan", parent_run_id=old.run_id, retrying=0, failed=len(candidates),
+        )  # fmt: skip
         raise typer.Exit(0)
     if old.config_json is None:
         raise ConfigError(f"run {old.run_id} recorded no configuration to repeat")
@@ -88,16 +93,19 @@ def retry_failed(
             "command": ["docbatch", "retry-failed", old.run_id],
         }
     )
-    if not quiet:
-        typer.echo(f"retrying {len(chosen)} of {len(candidates)} failed documents of run {old.run_id}")
+    logs.result_line(
+        f"retrying {len(chosen)} of {len(candidates)} failed documents of run {old.run_id}",
+        event="retry_plan", parent_run_id=old.run_id, retrying=len(chosen), failed=len(candidates),
+    )  # fmt: skip
     outcome = execute(config, quiet=quiet, log_file=log_file, log_format=log_format)
-    if not quiet:
-        counts = outcome.report.counts
-        kinds = ", ".join(f"{kind} {count}" for kind, count in outcome.report.error_kinds.items())
-        typer.echo(
-            f"retry of {old.run_id}: {counts.succeeded} of {len(chosen)} now succeed, "
-            f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else "")
-        )
+    counts = outcome.report.counts
+    kinds = ", ".join(f"{kind} {count}" for kind, count in outcome.report.error_kinds.items())
+    logs.result_line(
+        f"retry of {old.run_id}: {counts.succeeded} of {len(chosen)} now succeed, "
+        f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else ""),
+        event="retry_result", parent_run_id=old.run_id, run_id=outcome.report.run_id, retried=len(chosen),
+        succeeded=counts.succeeded, still_failing=counts.failed + counts.dead, error_kinds=outcome.report.error_kinds,
+    )  # fmt: skip
     raise typer.Exit(int(outcome.exit_code))
 
 
