@@ -170,3 +170,16 @@ def test_a_log_file_without_permission_is_one_line_and_exit_5() -> None:
         assert denied.returncode == ExitCode.ENVIRONMENT, denied.stderr
         assert denied.stderr == "docbatch: error: --log-file logs/run.log: no permission to create or write it\n"
         assert not (place / "docbatch-out" / "report.json").exists()  # refused before the batch
+
+
+def test_uv_run_quiet_adds_no_line_of_its_own() -> None:
+    """What the README's quick start relies on: `uv run --frozen --quiet` prints nothing of uv's."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed here")
+    result = subprocess.run(
+        [uv, "run", "--frozen", "--quiet", "docbatch", "--version"],
+        cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert result.stdout.startswith("docbatch ")
