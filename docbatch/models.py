@@ -207,6 +207,10 @@ class JobResult(BaseModel):
         default=0.0, description="Set on a batch's first result: how long the batch waited for a free worker."
     )
     finished_at: float = 0.0
+    stderr_tail: str | None = Field(
+        default=None, description="The last meaningful lines the job wrote to stderr (at most 2 KiB), if any."
+    )
+    stderr_bytes: int = Field(default=0, description="How many bytes the job wrote to stderr in all.")
 
 
 class JobRecord(BaseModel):

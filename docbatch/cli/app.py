@@ -7,7 +7,7 @@ import sys
 import typer
 
 from docbatch import __version__
-from docbatch.cli import processors_cmd, prune_cmd, report_cmd, retry_cmd, run_cmd, status_cmd
+from docbatch.cli import logs, processors_cmd, prune_cmd, report_cmd, retry_cmd, run_cmd, status_cmd
 from docbatch.errors import DocbatchError, ExitCode
 
 app = typer.Typer(
@@ -45,8 +45,8 @@ def main() -> None:
 
         app(standalone_mode=True, default_map=load_defaults(app, sys.argv[1:]))
     except DocbatchError as error:
-        print(f"docbatch: error: {error}", file=sys.stderr)
+        logs.fatal(str(error), int(error.exit_code))
         sys.exit(int(error.exit_code))
     except KeyboardInterrupt:
-        print("docbatch: interrupted", file=sys.stderr)
+        logs.fatal("interrupted", int(ExitCode.CANCELLED), label="")
         sys.exit(int(ExitCode.CANCELLED))

@@ -1,5 +1,15 @@
-"""The run's log: one line per failure, a progress line every 10 s, warnings and a final summary,
-as text or JSON, to stderr (when no live view owns the terminal) and to --log-file.
+"""The run's log: a start line, one line per failure, a progress line every 10 s, warnings and a final
+summary, as text or JSON, to stderr (when no live view owns the terminal) and to --log-file.
+
+What each mode prints (README, "Running from cron"):
+
+- ``-q``: nothing but errors of the run itself (a run-ending error, a notification or --on-complete
+  command that failed). Document failures are the run's result, told by the exit code and kept in
+  report.json, the ledger and --log-file; under cron every printed line becomes a mail.
+- a terminal with a live view: warnings and errors only (the view shows progress and failures).
+- a pipe: every line: start, failures, progress, warnings; the summary on stdout.
+- ``--log-format json``: the same choice of lines, each one JSON object, on stdout and stderr alike
+  (the summary too) and in --log-file; no live view and no table, even on a terminal.
 
 Only the "docbatch" logger is configured; the root logger is left alone.
 """
@@ -14,18 +24,36 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from docbatch.engine.progress import RunProgress
+from docbatch.errors import ConfigError, EnvironmentFailed, usable_folder_problem
 from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact
 
 PROGRESS_INTERVAL_S = 10.0
 _log = logging.getLogger("docbatch")
 
+# Events that are a command's result for the user: stdout, not the stderr log stream.
+_STDOUT_EVENTS = frozenset({"summary", "retry_plan", "retry_result"})
+# Events a live view shows itself; printed under it they would tear its drawing apart.
+_LIVE_VIEW_EVENTS = frozenset({"start", "failure", "progress"})
+
 
 class LogFormat(enum.StrEnum):
     TEXT = "text"
     JSON = "json"
+
+
+class _Settings:
+    """How the current command logs; read by :func:`fatal`, which may run before :func:`configure`."""
+
+    fmt: LogFormat = LogFormat.TEXT
+    quiet: bool = False
+
+
+def _utc(created: float) -> str:
+    return datetime.datetime.fromtimestamp(created, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Formatter(logging.Formatter):
@@ -34,22 +62,48 @@ class _Formatter(logging.Formatter):
         self.fmt = fmt
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.datetime.fromtimestamp(record.created, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event = getattr(record, "event", None)
         message = record.getMessage()
         if self.fmt is LogFormat.JSON:
-            fields = getattr(record, "fields", {})
-            payload = {"ts": stamp, "level": record.levelname.lower(), "event": event or "log", "message": message}
-            return dumps_compact({**payload, **fields}).decode()
-        prefix = "" if event or record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-        return f"{stamp} docbatch {prefix}{message}"
+            fields: dict[str, Any] = getattr(record, "fields", {})
+            head = {"ts": _utc(record.created), "level": record.levelname.lower(), "event": event or "log"}
+            return dumps_compact({"message": message, **fields, **head}).decode()
+        # A failure line starts with its state ("dead corrupt a.pdf: ..."); other warnings say their level.
+        prefix = f"{record.levelname.lower()}: " if record.levelno >= logging.WARNING and event != "failure" else ""
+        return f"{_utc(record.created)} docbatch {prefix}{message}"
 
 
-class _NotForStream(logging.Filter):
-    """The summary goes to stdout on its own; the stream handler leaves it to the log file."""
+class _StreamFilter(logging.Filter):
+    """Which records reach stderr in each mode (see the module docstring)."""
+
+    def __init__(self, *, quiet: bool, live: bool) -> None:
+        super().__init__()
+        self.quiet, self.live = quiet, live
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return getattr(record, "event", None) != "summary"
+        event = getattr(record, "event", None)
+        if event in _STDOUT_EVENTS:
+            return False
+        if self.quiet:
+            return record.levelno >= logging.ERROR
+        if self.live:
+            return record.levelno >= logging.WARNING and event not in _LIVE_VIEW_EVENTS
+        return True
+
+
+class _ResultFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "event", None) in _STDOUT_EVENTS
+
+
+def wants_live_view(*, quiet: bool, log_format: LogFormat) -> bool:
+    """A live view only for a person at a terminal: not with -q, not when every line must be JSON."""
+    return not quiet and log_format is LogFormat.TEXT and sys.stderr.isatty()
+
+
+def use_format(log_format: LogFormat, *, quiet: bool = False) -> None:
+    """Say early how this command logs, so that an error raised before :func:`configure` is in that form."""
+    _Settings.fmt, _Settings.quiet = log_format, quiet
 
 
 class _LogFile(logging.FileHandler):
@@ -85,21 +139,68 @@ class _LogFile(logging.FileHandler):
 
 
 def configure(*, quiet: bool, live: bool, log_file: Path | None, log_format: LogFormat) -> None:
-    _log.handlers.clear()
+    """Set up the "docbatch" logger for one command (again if called again).
+
+    Raises ConfigError (exit 2) when ``log_file`` cannot be a file (a folder or a file in the way) and
+    EnvironmentFailed (exit 5) when it cannot be written (permissions, a read-only or full disk).
+    """
+    use_format(log_format, quiet=quiet)
+    for handler in list(_log.handlers):
+        _log.removeHandler(handler)
+        handler.close()
     _log.setLevel(logging.INFO)
     _log.propagate = False
     formatter = _Formatter(log_format)
     stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(formatter)
-    stream.addFilter(_NotForStream())
-    # A live view shows progress and failures itself; warnings and errors still reach the terminal.
-    stream.setLevel(logging.ERROR if quiet else logging.WARNING if live else logging.INFO)
+    stream.addFilter(_StreamFilter(quiet=quiet, live=live))
     _log.addHandler(stream)
+    if log_format is LogFormat.JSON and not quiet:
+        # In text mode the console prints the summary (a table on a terminal); in JSON it is a log line.
+        results = logging.StreamHandler(sys.stdout)
+        results.setFormatter(formatter)
+        results.addFilter(_ResultFilter())
+        _log.addHandler(results)
     if log_file is not None:
+        _log.addHandler(_file_handler(log_file, formatter))
+
+
+def _file_handler(log_file: Path, formatter: logging.Formatter) -> logging.Handler:
+    try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = _LogFile(log_file, encoding="utf-8")
-        handler.setFormatter(formatter)
-        _log.addHandler(handler)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
+        reason = "it is a folder" if isinstance(error, IsADirectoryError) else usable_folder_problem(error)
+        raise ConfigError(f"--log-file {log_file}: {reason}") from None
+    except OSError as error:
+        raise EnvironmentFailed(f"--log-file {log_file}: {usable_folder_problem(error)}") from None
+    handler.setFormatter(formatter)
+    return handler
+
+
+def fatal(message: str, exit_code: int, *, label: str = "error") -> None:
+    """The one line a command that cannot go on leaves: on stderr (with -q too) and in --log-file.
+    Text keeps its familiar form ``docbatch: error: ...``; JSON is an ``error`` event at level error."""
+    record = _log.makeRecord(
+        _log.name, logging.ERROR, __file__, 0, message, (), None,
+        extra={"event": "error", "fields": {"exit_code": exit_code}},
+    )  # fmt: skip
+    for handler in _log.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    if _Settings.fmt is LogFormat.JSON:
+        line = _Formatter(LogFormat.JSON).format(record)
+    else:
+        line = f"docbatch: {label}: {message}" if label else f"docbatch: {message}"
+    print(line, file=sys.stderr, flush=True)
+
+
+def result_line(message: str, *, event: str, **fields: Any) -> None:
+    """A command's own result for the user: a plain line on stdout, or a JSON object there in JSON mode;
+    nothing with -q. Also in --log-file."""
+    _log.info(message, extra={"event": event, "fields": fields})
+    if _Settings.fmt is LogFormat.TEXT and not _Settings.quiet:
+        print(message, flush=True)
 
 
 def summary(report: RunReport, report_path: Path) -> None:
@@ -123,7 +224,8 @@ class ProgressTicker:
 
     def _log_failures(self) -> None:
         for failure in self.progress.failures[self._failures_logged :]:
-            _log.info(
+            # Warning, not error: a document that fails is the run's result; an error stops the run.
+            _log.warning(
                 "%s %s %s: %s", failure.state, failure.error_kind, failure.source_id, failure.message,
                 extra={"event": "failure", "fields": failure.model_dump()},
             )  # fmt: skip

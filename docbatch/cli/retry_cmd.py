@@ -42,6 +42,8 @@ def retry_failed(
     from docbatch.checkpoint.reader import LedgerReader, failed_documents, find_run
     from docbatch.discovery.manifest import parse_priority
 
+    live = logs.wants_live_view(quiet=quiet, log_format=log_format)
+    logs.configure(quiet=quiet, live=live, log_file=log_file, log_format=log_format)
     try:
         level = parse_priority(priority) if priority is not None else None
     except ValueError as error:
@@ -63,22 +65,28 @@ def retry_failed(
                              for g in path))
     ]  # fmt: skip
     if not chosen:
-        typer.echo(f"nothing to retry: run {old.run_id} has no failed or dead documents matching the filters")
+        logs.result_line(
+            f"nothing to retry: run {old.run_id} has no failed or dead documents matching the filters",
+            event="retry_plan", parent_run_id=old.run_id, retrying=0, failed=len(candidates),
+        )  # fmt: skip
         raise typer.Exit(0)
     base = _repeatable_config(old)
     manifest = state / RETRY_MANIFEST.format(run_id=old.run_id)
     _write_manifest(manifest, chosen, level)
     config = _retry_config(base, old.run_id, manifest, state, concurrency=concurrency, timeout=timeout)
-    if not quiet:
-        typer.echo(f"retrying {len(chosen)} of {len(candidates)} failed documents of run {old.run_id}")
+    logs.result_line(
+        f"retrying {len(chosen)} of {len(candidates)} failed documents of run {old.run_id}",
+        event="retry_plan", parent_run_id=old.run_id, retrying=len(chosen), failed=len(candidates),
+    )  # fmt: skip
     outcome = execute(config, quiet=quiet, log_file=log_file, log_format=log_format)
-    if not quiet:
-        counts = outcome.report.counts
-        kinds = ", ".join(f"{kind} {count}" for kind, count in outcome.report.error_kinds.items())
-        typer.echo(
-            f"retry of {old.run_id}: {counts.succeeded} of {len(chosen)} now succeed, "
-            f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else "")
-        )
+    counts = outcome.report.counts
+    kinds = ", ".join(f"{kind} {count}" for kind, count in outcome.report.error_kinds.items())
+    logs.result_line(
+        f"retry of {old.run_id}: {counts.succeeded} of {len(chosen)} now succeed, "
+        f"{counts.failed + counts.dead} still fail" + (f" ({kinds})" if kinds else ""),
+        event="retry_result", parent_run_id=old.run_id, run_id=outcome.report.run_id, retried=len(chosen),
+        succeeded=counts.succeeded, still_failing=counts.failed + counts.dead, error_kinds=outcome.report.error_kinds,
+    )  # fmt: skip
     raise typer.Exit(int(outcome.exit_code))
 
 

@@ -216,6 +216,7 @@ def run(
     ),  # fmt: skip
 ) -> None:
     """Extract text and metadata from every document under PATHs into one output per document."""
+    logs.use_format(log_format, quiet=quiet)  # an error in the flags is told in the form asked for
     flags = RunFlags(
         paths=paths or [], manifests=manifest, include=include, exclude=exclude, output=output, fmt=fmt,
         concurrency=concurrency, timeout=timeout, state=state, max_file_size=max_file_size,
@@ -247,11 +248,11 @@ def announce(outcome: RunOutcome, *, notify: str | None, on_complete: str | None
 
 def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format: logs.LogFormat) -> RunOutcome:
     """Run a batch with the log, progress view and summary of the CLI."""
-    live = not quiet and sys.stderr.isatty()
+    live = logs.wants_live_view(quiet=quiet, log_format=log_format)
     logs.configure(quiet=quiet, live=live, log_file=log_file, log_format=log_format)
     outcome = asyncio.run(_run_with_view(config, quiet=quiet, live=live))
-    logs.summary(outcome.report, outcome.report_path)
-    if not quiet:
+    logs.summary(outcome.report, outcome.report_path)  # in JSON mode, also the summary line on stdout
+    if not quiet and log_format is logs.LogFormat.TEXT:
         console.print_summary(outcome.report, outcome.report_path)
     if outcome.environment_failure:
         # The one line the operator needs, shown even with -q: what failed, where, and that it resumes.

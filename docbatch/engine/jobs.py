@@ -211,6 +211,8 @@ def _final_event(run: RunContext, record: JobRecord, recipe: str) -> LedgerEvent
         "peak_rss_bytes": result.peak_rss_bytes,
         "processor": result.processor_version,
     }
+    if result.stderr_bytes:  # only then: a million quiet documents add nothing to the ledger
+        details["stderr"], details["stderr_bytes"] = result.stderr_tail, result.stderr_bytes
     return LedgerEvent(
         run_id=run.run_id,
         source_id=record.document.source_id,

@@ -287,6 +287,7 @@ class RunProgress:
             error_kind=kind,
             message=result.message or "",
             attempts=record.attempt,
+            stderr=result.stderr_tail,
         )
         self.failures.append(failure)
         self.recent_failures.append(failure)

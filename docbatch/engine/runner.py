@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import fnmatch
 import itertools
+import logging
 import os
 import secrets
 import threading
@@ -45,11 +46,20 @@ from docbatch.models import Document, ErrorKind, JobState, Priority, Skip
 BATCHES_PER_WORKER = 2
 DISCOVERY_CHUNK = 256  # documents handed from the walking thread to the event loop at once
 DISCOVERY_CHUNK_S = 0.02  # ... or after this long, so that work starts while a slow walk goes on
+_log = logging.getLogger("docbatch")
 
 
 def new_run_id() -> str:
     """Sortable and unique: UTC time plus a random suffix."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _log_start(run_id: str, config: RunConfig) -> None:
+    """The run's first log event: its id, the command line and the effective configuration, so that a
+    log file alone says what each night's run was asked to do."""
+    settings = config.model_dump(mode="json", exclude={"command"})
+    fields = {"run_id": run_id, "command": config.command, "config": settings}
+    _log.info("start run=%s command=%s", run_id, " ".join(config.command), extra={"event": "start", "fields": fields})
 
 
 async def run_batch(
@@ -134,6 +144,7 @@ async def _run_locked(
         reader.close()
         ledger.close()
         raise
+    _log_start(run.run_id, config)
     executor.stage_listener = run.progress.on_stage
     # An executor whose hand-over costs more (a Dask task: ~2 ms) sends bigger batches.
     run.batching = BatchSizer(getattr(executor, "batch_target_s", TARGET_BATCH_S))

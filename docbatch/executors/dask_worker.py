@@ -11,6 +11,7 @@ worker even when it is SIGKILLed. Dask workers must allow child processes: start
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import resource
@@ -23,6 +24,7 @@ from typing import Any
 from pebble import ProcessExpired, ProcessPool
 
 from docbatch.executors.worker import init_worker, run_batch
+from docbatch.executors.worker_stderr import last_words, new_capture_folder, remove_capture_folder, stderr_left_by
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 from docbatch.processes import signal_group
 
@@ -34,6 +36,7 @@ class _Children:
 
     pool: ProcessPool
     channel: Any
+    stderr_folder: str | None = None
     pids: dict[str, int] = field(default_factory=dict)
 
     def listen(self) -> None:
@@ -47,8 +50,8 @@ _lock = threading.Lock()
 _serial = itertools.count()
 
 
-def _init_child(channel: Any, memory_per_job: int | None) -> None:
-    init_worker(channel)
+def _init_child(channel: Any, memory_per_job: int | None, stderr_folder: str | None = None) -> None:
+    init_worker(channel, None, stderr_folder)
     if memory_per_job:
         resource.setrlimit(resource.RLIMIT_AS, (memory_per_job, memory_per_job))
 
@@ -66,10 +69,14 @@ def _pool(memory_per_job: int | None) -> _Children:
         if found is None or not found.pool.active:
             context = multiprocessing.get_context("spawn")
             channel = context.SimpleQueue()
+            # The children's stderr goes to files, not to the Dask worker's log (or, with dask-local, the
+            # user's terminal); each job's tail comes back in its result.
+            folder = new_capture_folder()
+            atexit.register(remove_capture_folder, folder)
             pool = ProcessPool(
-                max_workers=size, initializer=_init_child, initargs=(channel, memory_per_job), context=context
+                max_workers=size, initializer=_init_child, initargs=(channel, memory_per_job, folder), context=context
             )
-            found = _children[key] = _Children(pool, channel)
+            found = _children[key] = _Children(pool, channel, folder)
             threading.Thread(target=found.listen, name="docbatch-job-starts", daemon=True).start()
         return found
 
@@ -95,9 +102,12 @@ def run_on_dask_worker(batch: JobBatch, timeout_s: float, memory_per_job: int | 
                 signal_group(pid, signal.SIGKILL)
             result = _failure(spec, ErrorKind.TIMEOUT, f"no result within {timeout_s:g}s; its process was killed")
         except ProcessExpired as error:
-            result = _failure(spec, ErrorKind.CRASH, _crash_message(error.exitcode))
+            words = last_words(children.stderr_folder, children.pids.get(token))
+            result = _failure(spec, ErrorKind.CRASH, _crash_message(error.exitcode) + (f": {words}" if words else ""))
         except Exception as error:  # a result that cannot be sent back, a pool that broke
             result = _failure(spec, ErrorKind.INTERNAL, f"{type(error).__name__}: {error}")
+        if result.state is not JobState.SUCCEEDED and not result.stderr_tail:  # its child died mid-job
+            result.stderr_tail, result.stderr_bytes = stderr_left_by(children.stderr_folder, children.pids.get(token))
         if result.error_kind is ErrorKind.MEMORY and memory_per_job:
             # The address-space cap is --memory-per-job: trying again would hit it again.
             result.state = JobState.DEAD

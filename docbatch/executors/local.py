@@ -35,7 +35,7 @@ from typing import Any
 from pebble import ProcessExpired, ProcessPool
 
 from docbatch.executors.worker import WORKER_READY, init_worker, run_batch
-from docbatch.executors.worker_stderr import last_words, new_capture_folder, remove_capture_folder
+from docbatch.executors.worker_stderr import last_words, new_capture_folder, remove_capture_folder, stderr_left_by
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 from docbatch.processes import pid_alive, signal_group
 
@@ -278,6 +278,12 @@ class LocalExecutor:
         return results
 
     async def _failure_for(self, spec: JobSpec, job: RunningJob, error: BaseException, pool: ProcessPool) -> JobResult:
+        result = await self._explain(spec, job, error, pool)
+        # Its worker died or was killed mid-job: what the job wrote to stderr is still in the worker's file.
+        result.stderr_tail, result.stderr_bytes = stderr_left_by(self._stderr_folder, job.pid)
+        return result
+
+    async def _explain(self, spec: JobSpec, job: RunningJob, error: BaseException, pool: ProcessPool) -> JobResult:
         if job.kill_reason is not None:
             kind, message, state = job.kill_reason
             return _failure(spec, kind, message, state=state)

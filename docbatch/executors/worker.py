@@ -20,7 +20,7 @@ from typing import Any
 from docbatch.config import OutputFormat
 from docbatch.errors import DocumentError, UnsupportedDocument
 from docbatch.executors.failures import describe_exception, without_paths
-from docbatch.executors.worker_stderr import capture_stderr
+from docbatch.executors.worker_stderr import capture_stderr, take_job_stderr
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState, StageTimes
 from docbatch.outputs.writers import write_result
 from docbatch.processors.base import Processor, SourceFile
@@ -107,6 +107,7 @@ def run_batch(batch: JobBatch) -> list[JobResult]:
             write_result(spec, result, Path(batch.output_root), OutputFormat(batch.output_format))
         result.started_at, result.finished_at = started_at, time.time()
         result.peak_rss_bytes = _peak_rss_bytes()
+        result.stderr_tail, result.stderr_bytes = take_job_stderr()  # this job's, never the next one's
         results.append(result)
     return results
 

@@ -1,10 +1,13 @@
-"""Where a worker's standard error goes: a file per worker, read back when the worker dies.
+"""Where a worker's standard error goes: a file per worker, emptied after each job into that job's result.
 
 Native parsers write to file descriptor 2 when they fail (Rust prints ``memory allocation of N bytes
 failed`` and, with ``RUST_BACKTRACE`` set, dozens of backtrace lines; CPython prints ``Fatal Python
 error``). Left on the terminal, that noise breaks `-q` and the live view; thrown away, it loses the one
-line that explains a crash. So each worker's fd 2 goes to its own file in a folder the executor owns,
-and a crash message quotes the last line that is not part of a backtrace.
+line that explains a crash. So each worker's fd 2 goes to its own file in a folder the executor owns.
+After each job the worker keeps the tail of what that job wrote (its last meaningful lines, at most
+JOB_TAIL_CHARS) in the job's result and empties the file, so the file only ever holds the current
+job's output: when a worker dies, what is left there belongs to the job it was running, and a crash
+message quotes its last line that is not part of a backtrace.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ import shutil
 import sys
 import tempfile
 
-_TAIL_BYTES = 16 * 1024
+JOB_TAIL_CHARS = 2048  # what a job's result keeps of its stderr: enough for a panic message and its cause
+_JOB_TAIL_LINES = 12
+_TAIL_BYTES = 64 * 1024  # read from the end of a file: a full Rust backtrace fits
 # Lines that belong to a backtrace or a thread dump rather than saying what went wrong.
 _NOISE = re.compile(
     r"^(\s|\d+:|stack backtrace:|note: |Current thread|Thread 0x|Extension modules:|Fatal Python error: Aborted)"
 )
+# Terminal escape sequences and other control characters a library may colour its messages with.
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
+_capture_path: str | None = None  # this worker's stderr file, once capture_stderr has redirected fd 2
 
 
 def new_capture_folder() -> str:
@@ -44,6 +52,54 @@ def capture_stderr(folder: str | None) -> None:
     sys.stderr.flush()
     os.dup2(descriptor, 2)
     os.close(descriptor)
+    global _capture_path
+    _capture_path = _path(folder, os.getpid())
+
+
+def take_job_stderr() -> tuple[str | None, int]:
+    """In a worker, after a job: (the tail of what the job wrote to stderr, how many bytes it wrote), or
+    (None, 0) when it wrote nothing or stderr is not captured; the file is emptied for the next job."""
+    if _capture_path is None:
+        return None, 0
+    sys.stderr.flush()
+    try:
+        written = os.lseek(2, 0, os.SEEK_CUR)
+        if written == 0:
+            return None, 0  # the common case costs one system call
+        tail = _job_tail(_read_end(_capture_path))
+        os.ftruncate(2, 0)
+        os.lseek(2, 0, os.SEEK_SET)  # shared with the processor's own children: they write from 0 too
+    except OSError:
+        return None, 0
+    return tail, written
+
+
+def stderr_left_by(folder: str | None, pid: int | None) -> tuple[str | None, int]:
+    """In the coordinator, for a job whose worker died or was killed: what the job wrote to stderr, as
+    :func:`take_job_stderr` gives it (the worker empties its file after every job)."""
+    if not folder or pid is None:
+        return None, 0
+    try:
+        size = os.stat(_path(folder, pid)).st_size
+        return (_job_tail(_read_end(_path(folder, pid))), size) if size else (None, 0)
+    except OSError:
+        return None, 0
+
+
+def _read_end(path: str) -> str:
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - _TAIL_BYTES))
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def _job_tail(text: str) -> str | None:
+    """The last meaningful lines (backtrace frames left out, unless there is nothing else), at most
+    JOB_TAIL_CHARS characters, joined by newlines."""
+    lines = [line.rstrip() for line in _CONTROL.sub("", text.replace("\r\n", "\n")).split("\n") if line.strip()]
+    meaningful = [line for line in lines if not _NOISE.match(line)] or lines
+    tail = "\n".join(meaningful[-_JOB_TAIL_LINES:])
+    return tail[-JOB_TAIL_CHARS:] or None
 
 
 def last_words(folder: str | None, pid: int | None) -> str | None:
@@ -51,10 +107,7 @@ def last_words(folder: str | None, pid: int | None) -> str | None:
     if not folder or pid is None:
         return None
     try:
-        with open(_path(folder, pid), "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - _TAIL_BYTES))
-            tail = handle.read().decode("utf-8", errors="replace")
+        tail = _read_end(_path(folder, pid))
     except OSError:
         return None
     meaningful = [line.strip() for line in tail.splitlines() if line.strip() and not _NOISE.match(line)]

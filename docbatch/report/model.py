@@ -75,6 +75,9 @@ class Failure(BaseModel):
     error_kind: str
     message: str
     attempts: int = 1
+    stderr: str | None = Field(
+        default=None, description="The last meaningful lines the job wrote to stderr (at most 2 KiB), if any."
+    )
 
 
 class SkipEntry(BaseModel):
