@@ -9,8 +9,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from docbatch.checkpoint.sqlite import LEDGER_FILE, READABLE_VERSIONS, SCHEMA_VERSION
-from docbatch.errors import LedgerError
+from docbatch.checkpoint.sqlite import LEDGER_FILE, READABLE_VERSIONS, SCHEMA_VERSION, ledger_problem
+from docbatch.errors import LedgerError, LedgerUnusable
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +44,10 @@ class LedgerReader:
         try:
             connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
             version = connection.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as error:
-            raise LedgerError(f"{path}: cannot open the ledger: {error}") from error
+        except sqlite3.DatabaseError as error:  # damaged, or not a ledger: the machine's to fix (exit 5)
+            raise LedgerUnusable(f"{path}: cannot open the ledger: {ledger_problem(error)}") from error
         if version not in READABLE_VERSIONS:
-            raise LedgerError(f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}")
+            raise LedgerUnusable(f"{path}: ledger schema version {version}, this docbatch reads {SCHEMA_VERSION}")
         return cls(connection, path)
 
     def document(self, source_id: str) -> DocumentRow | None:
@@ -71,7 +71,7 @@ class LedgerReader:
         try:
             return list(self._connection.execute(sql, parameters))
         except sqlite3.DatabaseError as error:
-            raise LedgerError(f"{self.path}: cannot read the ledger: {error}") from error
+            raise LedgerUnusable(f"{self.path}: cannot read the ledger: {ledger_problem(error)}") from error
 
     def close(self) -> None:
         self._connection.close()

@@ -79,6 +79,10 @@ def test_a_ledger_that_cannot_be_used_is_exit_5_naming_it(tmp_path: Path) -> Non
     assert result.returncode == ENVIRONMENT
     assert _one_line(result.stderr).startswith("docbatch: error: not-sqlite/ledger.sqlite: cannot open the ledger: ")
     assert "not a SQLite file" in result.stderr
+    for command in (("status",), ("retry-failed",), ("report",)):  # the readers say the same, also exit 5
+        result = run_cli(*command, "--state", "not-sqlite", cwd=tmp_path)
+        assert result.returncode == ENVIRONMENT, (command, result.stderr)
+        assert _one_line(result.stderr).startswith("docbatch: error: not-sqlite/ledger.sqlite: cannot open the ledger:")
 
     assert run_cli("run", str(docs), "-q", "--state", "newer", cwd=tmp_path).returncode == 0
     with sqlite3.connect(tmp_path / "newer" / "ledger.sqlite") as db:
