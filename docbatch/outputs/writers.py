@@ -79,7 +79,7 @@ def write_result(source: SourceRef, result: JobResult, root: Path, fmt: OutputFo
     except DocumentError as error:
         result.state, result.error_kind, result.message = JobState.DEAD, error.kind, str(error)
     except OSError as error:
-        problem = environment_problem(error, root)
+        problem = environment_problem(error, root) or _permission_problem(error, root, result.source_id)
         if problem is not None:
             result.state, result.environment = JobState.PENDING, problem
             result.message = f"not written: {problem}"
@@ -91,6 +91,16 @@ def write_result(source: SourceRef, result: JobResult, root: Path, fmt: OutputFo
     if result.extraction is not None:
         result.pages = len(result.extraction.pages)
         result.extraction = None
+
+
+def _permission_problem(error: OSError, root: Path, source_id: str) -> str | None:
+    """A folder of the output tree that refuses writes (made by another user, its mode changed
+    mid-run) is the machine's to fix, like a full disk: every document bound there would fail the
+    same way, so the run stops and they stay pending rather than spend their attempts."""
+    if not isinstance(error, PermissionError):
+        return None
+    where = Path(error.filename).parent if isinstance(error.filename, str) else root
+    return f"no permission to write in {where} ({error.strerror or 'permission denied'}; document {source_id})"
 
 
 def _printable(path: str) -> str:

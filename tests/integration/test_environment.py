@@ -11,7 +11,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from docbatch.errors import ExitCode
 from tests.conftest import REPO, run_cli, write_texts
@@ -199,3 +202,35 @@ def test_a_ledger_filling_its_disk_mid_run_stops_it_resumably_with_exit_5(tmp_pa
         assert again.returncode == 0, again.stderr
         assert set(_ledger_states(disk / "state")) == {"succeeded"}
         assert _ledger_states(disk / "state")["succeeded"][0] == 1500
+
+
+@contextlib.contextmanager
+def _immutable(folder: Path) -> Iterator[None]:
+    """``folder`` refuses new files even to root (chattr +i: EPERM), as a folder of another user
+    refuses them to the run's user; skips where the file system has no such attribute."""
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a folder immutable here: {made.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True, check=False)
+
+
+def test_an_output_folder_that_refuses_writes_stops_the_run_with_exit_5_not_failures(tmp_path: Path) -> None:
+    # out/office/ refuses new files: no document bound there can be written, so the run stops as for
+    # a full disk and spends no attempt, instead of failing them one by one as io (then dead).
+    write_texts(tmp_path / "docs" / "office", "a.txt", "b.txt")
+    (tmp_path / "out" / "office").mkdir(parents=True)
+    with _immutable(tmp_path / "out" / "office"):
+        result = run_cli("run", "docs", "-q", "-j", "1", "-o", "out", cwd=tmp_path)
+        assert result.returncode == ENVIRONMENT, result.stderr
+        line = _one_line(result.stderr)
+        assert line.startswith("docbatch: environment failure: no permission to write in ")
+        assert "out/office (Operation not permitted; document office/" in line
+        assert line.endswith("left pending, run again to resume")
+        states = _ledger_states(tmp_path / ".docbatch")
+        assert set(states) == {"pending"} and states["pending"][1] == 0, states  # no attempt spent
+    resumed = run_cli("run", "docs", "-q", "-j", "1", "-o", "out", cwd=tmp_path)  # the folder is fixed
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "office").iterdir()) == ["a.txt.json", "b.txt.json"]
