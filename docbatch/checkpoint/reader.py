@@ -51,20 +51,22 @@ class LedgerReader:
         return cls(connection, path)
 
     def document(self, source_id: str) -> DocumentRow | None:
-        row = self._connection.execute(
+        """The ledger's row of ``source_id``, None if never seen. Raises LedgerUnusable (exit 5) when the
+        ledger is damaged (a page that no longer reads as SQLite)."""
+        rows = self.query(
             "SELECT source_id, state, size, mtime_ns, sha256, recipe_hash, attempts, last_run_id, error_kind, "
             "message, path FROM documents WHERE source_id = ?",
             (source_id,),
-        ).fetchone()
-        return DocumentRow(*row) if row else None
+        )
+        return DocumentRow(*rows[0]) if rows else None  # type: ignore[arg-type]
 
     def output_owners(self, key: str, source_id: str) -> list[tuple[str, str | None, str]]:
         """Other documents recorded with the output file ``key`` (a real path, matched without
         ASCII case: the caller decides whether case matters): (source_id, source path, key) each."""
-        rows = self._connection.execute(
+        rows = self.query(
             "SELECT source_id, path, output_key FROM documents WHERE output_key = ? COLLATE NOCASE AND source_id != ?",
             (key, source_id),
-        ).fetchall()
+        )
         return [(str(other), None if path is None else str(path), str(found)) for other, path, found in rows]
 
     def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

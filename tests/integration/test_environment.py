@@ -234,3 +234,19 @@ def test_an_output_folder_that_refuses_writes_stops_the_run_with_exit_5_not_fail
     resumed = run_cli("run", "docs", "-q", "-j", "1", "-o", "out", cwd=tmp_path)  # the folder is fixed
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(p.name for p in (tmp_path / "out" / "office").iterdir()) == ["a.txt.json", "b.txt.json"]
+
+
+def test_a_ledger_damaged_inside_is_exit_5_naming_it(tmp_path: Path) -> None:
+    docs = _texts(tmp_path / "docs", 300, words=1)
+    assert run_cli("run", str(docs), "-q", cwd=tmp_path).returncode == 0
+    ledger = tmp_path / ".docbatch" / "ledger.sqlite"
+    with sqlite3.connect(ledger) as db:  # the page holding the documents' key index, read per document
+        (root_page,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_documents_1'")
+    page_size = 4096
+    with ledger.open("r+b") as damaged:
+        damaged.seek((root_page[0] - 1) * page_size)
+        damaged.write(b"\xde\xad" * (page_size // 2))
+    result = run_cli("run", str(docs), "-q", cwd=tmp_path)
+    assert result.returncode == ENVIRONMENT, result.stderr
+    line = _one_line(result.stderr)
+    assert line.startswith("docbatch: error: .docbatch/ledger.sqlite: cannot read the ledger: the file is damaged")
