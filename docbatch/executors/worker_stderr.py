@@ -41,8 +41,10 @@ def remove_capture_folder(folder: str | None) -> None:
 
 
 def capture_stderr(folder: str | None) -> None:
-    """In a worker: send file descriptor 2 (and so Python's and native libraries' stderr) to
-    ``folder/<pid>.stderr``. A folder that cannot be written leaves stderr as it is."""
+    """In a worker: send file descriptors 2 and 1 (Python's and native libraries' stderr, and whatever
+    a processor prints to stdout) to ``folder/<pid>.stderr``. A worker has nothing to say on stdout:
+    left alone, a plugin's print() would land in the middle of `-q` silence or of a JSON log. A folder
+    that cannot be written leaves both as they are."""
     if not folder:
         return
     try:
@@ -50,7 +52,9 @@ def capture_stderr(folder: str | None) -> None:
     except OSError:
         return
     sys.stderr.flush()
+    sys.stdout.flush()
     os.dup2(descriptor, 2)
+    os.dup2(descriptor, 1)  # one open file, one offset: both streams' lines stay in the order written
     os.close(descriptor)
     global _capture_path
     _capture_path = _path(folder, os.getpid())
@@ -61,6 +65,7 @@ def take_job_stderr() -> tuple[str | None, int]:
     (None, 0) when it wrote nothing or stderr is not captured; the file is emptied for the next job."""
     if _capture_path is None:
         return None, 0
+    sys.stdout.flush()  # a print() of the job may still sit in Python's buffer
     sys.stderr.flush()
     try:
         written = os.lseek(2, 0, os.SEEK_CUR)

@@ -1,7 +1,8 @@
 """A `--processor` that writes to file descriptor 2 the way native libraries do (a panic message, then
 backtrace frames), so that tests can see where a job's stderr ends up. Names ask for the behaviour:
 ``chatty*`` writes a warning and succeeds, ``panics*`` writes a panic with a backtrace and raises,
-``floods*`` writes 100 KB and succeeds; any other name goes to tests.helpers.processors.misbehave."""
+``floods*`` writes 100 KB and succeeds, ``prints*`` prints to stdout (Python and fd 1) and succeeds;
+any other name goes to tests.helpers.processors.misbehave."""
 
 from __future__ import annotations
 
@@ -34,5 +35,9 @@ def noisy(source: SourceFile) -> str:
     if name.startswith("floods"):
         for line in range(2000):
             os.write(2, f"line {line:04d} of a library that never stops talking about {name}\n".encode())
+        return source.read_bytes().decode("utf-8")
+    if name.startswith("prints"):
+        print(f"python print: reading {name}")
+        os.write(1, f"native printf: {name} has 3 pages\n".encode())
         return source.read_bytes().decode("utf-8")
     return misbehave(source)

@@ -70,6 +70,25 @@ def test_a_jobs_stderr_stays_off_the_terminal_and_its_tail_is_kept_in_the_ledger
     assert details["floods.txt"]["stderr_bytes"] > 100_000
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_what_a_processor_prints_to_stdout_never_reaches_the_commands_stdout(tmp_path: Path, log_format: str) -> None:
+    docs = write_texts(tmp_path / "docs", "prints.txt", "ok.txt")
+    quiet = run_cli("run", str(docs), "-q", "-j", "1", "--processor", NOISY, "-o", "o1", "--state", "s1", cwd=tmp_path)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (ExitCode.OK, "", "")
+    shown = run_cli(
+        "run", str(docs), "-j", "1", "--processor", NOISY, "--log-format", log_format, "-o", "o2", "--state", "s2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    said = shown.stdout + shown.stderr
+    assert shown.returncode == ExitCode.OK and "python print:" not in said and "native printf:" not in said
+    if log_format == "json":
+        assert [line["event"] for line in _json_lines(shown.stdout)] == ["summary"]
+    # Kept with the job, in the order written.
+    assert _final_details(tmp_path / "s1")["prints.txt"]["stderr"] == (
+        "python print: reading prints.txt\nnative printf: prints.txt has 3 pages"
+    )
+
+
 def test_a_crash_quotes_only_what_the_crashing_job_wrote(tmp_path: Path) -> None:
     # One worker: the chatty document runs first in it, then the one that segfaults without a word.
     docs = write_texts(tmp_path / "docs", "chatty.txt", "segfault.txt", "abort.txt")
