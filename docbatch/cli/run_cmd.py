@@ -256,7 +256,7 @@ def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format
         console.print_summary(outcome.report, outcome.report_path)
     if outcome.environment_failure:
         # The one line the operator needs, shown even with -q: what failed, where, and that it resumes.
-        print(f"docbatch: {outcome.environment_failure}", file=sys.stderr)
+        logs.fatal(outcome.environment_failure, int(outcome.exit_code), label="")
     return outcome
 
 

@@ -231,6 +231,10 @@ def test_an_output_folder_that_refuses_writes_stops_the_run_with_exit_5_not_fail
         assert line.endswith("left pending, run again to resume")
         states = _ledger_states(tmp_path / ".docbatch")
         assert set(states) == {"pending"} and states["pending"][1] == 0, states  # no attempt spent
+        as_json = run_cli("run", "docs", "-q", "-j", "1", "-o", "out", "--log-format", "json", cwd=tmp_path)
+        event = json.loads(_one_line(as_json.stderr))  # the same line as a JSON error event
+        assert (event["event"], event["level"], event["exit_code"]) == ("error", "error", ENVIRONMENT)
+        assert event["message"].startswith("environment failure: no permission to write in ")
     resumed = run_cli("run", "docs", "-q", "-j", "1", "-o", "out", cwd=tmp_path)  # the folder is fixed
     assert resumed.returncode == 0, resumed.stderr
     assert sorted(p.name for p in (tmp_path / "out" / "office").iterdir()) == ["a.txt.json", "b.txt.json"]
