@@ -62,6 +62,9 @@ def check_url(url: str) -> None:
         raise ConfigError(f"--notify {url!r}: use an http:// or https:// URL")
     if not parts.hostname:
         raise ConfigError(f"--notify {url!r}: the URL has no host")
+    if any(character.isspace() or ord(character) < 0x20 for character in url.strip()):
+        # urlsplit keeps them, and the request would fail only after the whole batch (RFC 3986 has none).
+        raise ConfigError(f"--notify {url!r}: a URL cannot contain spaces or control characters")
 
 
 def sign(body: bytes, secret: str) -> str:

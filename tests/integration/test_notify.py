@@ -77,7 +77,9 @@ def test_on_complete_runs_without_a_shell_and_gets_the_report_path(tmp_path: Pat
     assert json.loads(marker.read_text())["counts"]["succeeded"] == 1
 
 
-@pytest.mark.parametrize("url", ["example.com/hook", "ftp://example.com/hook", "http://", "https:///hook"])
+@pytest.mark.parametrize(
+    "url", ["example.com/hook", "ftp://example.com/hook", "http://", "https:///hook", "http://exa mple.com/hook"]
+)
 def test_a_malformed_notify_url_is_a_usage_error_before_the_batch(tmp_path: Path, url: str) -> None:
     docs = write_texts(tmp_path / "docs", "a.txt")
     result = run_cli("run", str(docs), "-q", "--notify", url, cwd=tmp_path)
