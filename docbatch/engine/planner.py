@@ -116,8 +116,8 @@ def other_source_file(recorded: str | None, document: Document) -> bool:
     Only absolute recorded paths are compared (older ledgers recorded them as spelled, relative to a
     folder unknown here). A recorded file that is gone is taken as this one moved (a renamed input
     folder keeps its ids), as before."""
-    if not recorded or not os.path.isabs(recorded):
-        return False
+    if not recorded or not os.path.isabs(recorded) or recorded == os.path.abspath(document.path):
+        return False  # the usual case, decided without touching the disk
     try:
         return not os.path.samefile(recorded, document.path)
     except OSError:  # the recorded file is gone, or this one went since discovery
