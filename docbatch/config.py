@@ -193,6 +193,21 @@ class RunConfig(BaseModel):
     executor: str = Field(default="local", description="local, dask://HOST:PORT or dask-local[:N].")
     command: list[str] = Field(default_factory=list, description="The command line, recorded in the report.")
 
+    def with_absolute_paths(self) -> RunConfig:
+        """This configuration with every folder and file as an absolute path (from the working
+        directory), as the ledger records it: a later `retry-failed`, `status` or `prune` may run from
+        anywhere. Symbolic links are kept as given; nothing is checked again."""
+        sources = self.sources.model_copy(
+            update={
+                "paths": [Path(os.path.abspath(path)) for path in self.sources.paths],
+                "manifests": [Path(os.path.abspath(path)) for path in self.sources.manifests],
+            }
+        )
+        output = self.output.model_copy(update={"root": Path(os.path.abspath(self.output.root))})
+        return self.model_copy(
+            update={"sources": sources, "output": output, "state_dir": Path(os.path.abspath(self.state_dir))}
+        )
+
     def recipe_options(self) -> dict[str, str | int | None]:
         """Options that change what a document's output holds (part of the recipe hash)."""
         return {

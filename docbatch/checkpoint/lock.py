@@ -60,10 +60,7 @@ class _FileLock:
                 if time.monotonic() >= deadline:
                     holder = _read(descriptor)
                     os.close(descriptor)
-                    raise StateLocked(
-                        f"another run holds {self.path.parent}: pid {holder.get('pid', '?')} on "
-                        f"{holder.get('host', '?')}, started {holder.get('started', '?')} (use --wait-lock to wait)"
-                    ) from None
+                    raise StateLocked(self._held_by(holder) + " (use --wait-lock to wait)") from None
                 time.sleep(0.2)
         self._descriptor = descriptor
         previous = _read(descriptor)
@@ -73,6 +70,12 @@ class _FileLock:
                 self.path.parent, previous.get("pid"), previous.get("started", "?"),
             )  # fmt: skip
         return previous
+
+    def _held_by(self, holder: dict[str, str]) -> str:
+        return (
+            f"another run holds {self.path.parent}: pid {holder.get('pid', '?')} on "
+            f"{holder.get('host', '?')}, started {holder.get('started', '?')}"
+        )
 
     def _write(self, fields: dict[str, str]) -> None:
         """Say who holds the lock. Raises ConfigError/EnvironmentFailed (a full disk) after letting go."""
@@ -119,6 +122,21 @@ class StateLock(_FileLock):
 
     def release(self) -> None:
         self._let_go({})
+
+    def check_free(self) -> None:
+        """Raise StateLocked naming the holder when a run holds the state folder now. Takes nothing
+        and writes nothing (no lock file yet: no run ever held it). For commands that decide from the
+        ledger what a run will do (`retry-failed`): a live run's ledger is not final."""
+        try:
+            descriptor = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateLocked(self._held_by(_read(descriptor)) + "; try again when it has finished") from None
+        finally:
+            os.close(descriptor)  # closing also lets go of the lock when it was taken
 
 
 class OutputLock(_FileLock):

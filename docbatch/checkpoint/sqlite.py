@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Collection
@@ -187,7 +188,7 @@ class SqliteLedger:
                     run.host,
                     run.command,
                     run.config_json,
-                    run.output_dir,
+                    _absolute(run.output_dir),
                     run.executor,
                     run.parent_run_id,
                 ),
@@ -232,7 +233,7 @@ class SqliteLedger:
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, report_path = ?, counts = ? "
                 "WHERE run_id = ?",
-                (status, finished_at, exit_code, report_path, counts_json, run_id),
+                (status, finished_at, exit_code, _absolute(report_path), counts_json, run_id),
             )
 
     def heartbeat(self, run_id: str, at: float, counts_json: str) -> None:
@@ -292,7 +293,11 @@ def _document_row(event: LedgerEvent) -> dict[str, object]:
     # every state change of every document.
     row = {name: getattr(event, name) for name in _EVENT_FIELDS}
     row["state"] = event.state.value
-    row["output_key"] = output_key(event.output_path) if event.output_path else None
+    if event.output_path:
+        row["output_path"] = os.path.abspath(event.output_path)
+        row["output_key"] = output_key(event.output_path)
+    else:
+        row["output_key"] = None
     # A running event counts an attempt; a pending one (handed over, never started) takes it back.
     row["started"] = 1 if event.state is JobState.RUNNING else -1 if event.state is JobState.PENDING else 0
     return row
@@ -375,3 +380,8 @@ def _is_environmental(error: BaseException) -> bool:
     """A failure of the file or the machine under it (by SQLite's result code), not a query docbatch
     got wrong, which stays a bug with its traceback."""
     return _cause(error) is not None
+
+
+def _absolute(path: str | None) -> str | None:
+    """Paths are recorded absolute: the ledger is read by commands run from other folders."""
+    return os.path.abspath(path) if path else path

@@ -4,10 +4,13 @@ linked to it, with the old run's output folder, format and processor."""
 from __future__ import annotations
 
 import fnmatch
+import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import ValidationError
 
 from docbatch.cli import logs
 from docbatch.cli.run_cmd import execute
@@ -39,6 +42,7 @@ def retry_failed(
     log_format: logs.LogFormat = typer.Option(logs.LogFormat.TEXT, "--log-format", help="Log lines as text or json."),
 ) -> None:
     """Re-run only the failed and dead documents of a run (the latest by default)."""
+    from docbatch.checkpoint.lock import StateLock
     from docbatch.checkpoint.reader import LedgerReader, failed_documents, find_run
     from docbatch.discovery.manifest import parse_priority
 
@@ -51,6 +55,9 @@ def retry_failed(
     unknown = sorted(set(kind) - {member.value for member in ErrorKind})
     if unknown:
         raise ConfigError(f"--kind: unknown error kind {', '.join(unknown)} (one of {', '.join(ErrorKind)})")
+    # A live run is not the run to retry (its dead documents are not final yet), and its retry could
+    # not start anyway: exit 3 naming it, as a second run would.
+    StateLock(state).check_free()
     reader = LedgerReader.open(state)
     try:
         old = find_run(reader, run)
@@ -70,7 +77,7 @@ def retry_failed(
             event="retry_plan", parent_run_id=old.run_id, retrying=0, failed=len(candidates),
         )  # fmt: skip
         raise typer.Exit(0)
-    base = _repeatable_config(old)
+    base = _repeatable_config(old, state)
     manifest = state / RETRY_MANIFEST.format(run_id=old.run_id)
     _write_manifest(manifest, chosen, level)
     config = _retry_config(base, old.run_id, manifest, state, concurrency=concurrency, timeout=timeout)
@@ -90,16 +97,44 @@ def retry_failed(
     raise typer.Exit(int(outcome.exit_code))
 
 
-def _repeatable_config(old: RunRow) -> RunConfig:
+def _repeatable_config(old: RunRow, state: Path) -> RunConfig:
     """The old run's configuration, if a retry of it can start; ConfigError (exit 2) otherwise."""
     if old.config_json is None:
         raise ConfigError(f"run {old.run_id} recorded no configuration to repeat")
-    base = RunConfig.model_validate_json(old.config_json)
+    try:
+        recorded = json.loads(old.config_json)
+        # The retry reads its own list of documents: the old run's folders and manifests (relative in
+        # ledgers written before paths were recorded absolute, or gone since) need not exist.
+        sources = recorded.get("sources") or {}
+        recorded["sources"] = {**sources, "paths": [], "manifests": []}
+        base = RunConfig.model_validate(recorded)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(
+            f"run {old.run_id}: cannot repeat its recorded configuration: {where}: {first['msg']}"
+        ) from None
+    except (ValueError, AttributeError) as error:  # not JSON, or JSON of another shape
+        raise ConfigError(f"run {old.run_id}: cannot repeat its recorded configuration: {error}") from None
+    if not base.output.root.is_absolute() and not _same_folder(base.state_dir, state):
+        # A ledger written before paths were recorded absolute: its paths are relative to the folder
+        # that run was started from, which is not this one (its state folder is not found from here).
+        raise ConfigError(
+            f"run {old.run_id} recorded relative paths (output {base.output.root}): "
+            "run retry-failed from the folder that run was started in"
+        )
     if base.exec_template:  # the program may have gone since: say so once, not once per document
         from docbatch.processors.command import parse_template
 
         parse_template(base.exec_template)
     return base
+
+
+def _same_folder(recorded: Path, state: Path) -> bool:
+    try:
+        return os.path.samefile(recorded, state)
+    except OSError:
+        return False
 
 
 def _retry_config(

@@ -81,6 +81,26 @@ class OutputClaims:
                 del self._claims[key.casefold() if self._fold else key]
         return refused
 
+    def owned_by_other_source(self, document: Document, recorded_source: str) -> tuple[str, str] | None:
+        """The refusal for a document whose id the ledger records from ``recorded_source``, another
+        file, when the output of that id is there (it is that file's): the ledger id to record it
+        under (a row of its own, so that the other file's row stays as it is) and the reason, naming
+        that file, the output and how to proceed. None when there is no such output to protect (never
+        written, deleted since, or a shared stream where nothing is replaced)."""
+        if self._format is OutputFormat.JSONL:
+            return None
+        try:
+            target = output_path(self._root, document.source_id, self._format)
+        except DocumentError:
+            return None
+        if not target.exists():
+            return None
+        return f"{document.source_id}#dup", (
+            f"its output {target} belongs to {recorded_source}, a different file recorded under the id "
+            f"{document.source_id!r} by an earlier run; it is not written over "
+            "(--force replaces it, or use another -o)"
+        )
+
     def _claim_key(self, document: Document, key: str, where: str) -> tuple[str, str] | None:
         holder = self._claims.setdefault(key, document)
         if holder is document:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 from dataclasses import dataclass
 
 from docbatch.checkpoint.reader import DocumentRow, LedgerReader
@@ -36,6 +37,9 @@ class Plan:
     recipe_hash: str
     attempt: int
     previous: DocumentRow | None = None
+    # The ledger's source for this id when it is another file than the document now (not --force):
+    # the output there is that file's.
+    other_source: str | None = None
 
 
 class Planner:
@@ -80,6 +84,10 @@ class Planner:
         else (ledger id, reason) for a ``collision``. Dead documents write nothing and claim nothing."""
         if plan.verdict is Verdict.STILL_DEAD:
             return None
+        if plan.other_source is not None:
+            refused = self.claims.owned_by_other_source(document, plan.other_source)
+            if refused is not None:
+                return refused
         return self.claims.claim(document, check_ledger=plan.verdict is Verdict.PROCESS)
 
     def plan(self, document: Document) -> Plan:
@@ -88,6 +96,9 @@ class Planner:
         attempt = (previous.attempts if previous else 0) + 1
         if previous is None or self._config.force:
             return Plan(Verdict.PROCESS, recipe, attempt, previous)
+        if other_source_file(previous.path, document):
+            # Another file under this id: never "unchanged", whatever its size and mtime.
+            return Plan(Verdict.PROCESS, recipe, attempt, previous, other_source=previous.path)
         unchanged = (
             previous.size == document.size and previous.mtime_ns == document.mtime_ns and previous.recipe_hash == recipe
         )
@@ -97,6 +108,20 @@ class Planner:
         if unchanged and previous.state == JobState.DEAD.value and not self._config.retry_dead:
             return Plan(Verdict.STILL_DEAD, recipe, attempt, previous)
         return Plan(Verdict.PROCESS, recipe, attempt, previous)
+
+
+def other_source_file(recorded: str | None, document: Document) -> bool:
+    """Whether the ledger's source path for the document's id names another file that still exists.
+
+    Only absolute recorded paths are compared (older ledgers recorded them as spelled, relative to a
+    folder unknown here). A recorded file that is gone is taken as this one moved (a renamed input
+    folder keeps its ids), as before."""
+    if not recorded or not os.path.isabs(recorded) or recorded == os.path.abspath(document.path):
+        return False  # the usual case, decided without touching the disk
+    try:
+        return not os.path.samefile(recorded, document.path)
+    except OSError:  # the recorded file is gone, or this one went since discovery
+        return False
 
 
 def _all_processor_versions() -> str:

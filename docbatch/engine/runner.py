@@ -134,8 +134,9 @@ async def _run_locked(
                 pid=os.getpid(),
                 host=HOST,
                 command=" ".join(config.command),
-                config_json=config.model_dump_json(),
-                output_dir=str(config.output.root),
+                # Absolute, so that status, report, prune and retry-failed work from any folder.
+                config_json=config.with_absolute_paths().model_dump_json(),
+                output_dir=os.path.abspath(config.output.root),
                 executor=executor.name,
                 parent_run_id=config.parent_run_id,
             )

@@ -35,7 +35,7 @@ def test_a_retry_keeps_its_own_report_and_leaves_the_original_run_s_alone(tmp_pa
     out = tmp_path / "docbatch-out"
     assert run_cli("run", str(docs), "-q", "--processor", MISBEHAVE, cwd=tmp_path).returncode == 1
     (first_id, _, first_path), *_ = _runs(tmp_path)
-    assert Path(first_path or "") == Path("docbatch-out") / "reports" / f"{first_id}.json"
+    assert Path(first_path or "") == out / "reports" / f"{first_id}.json"  # absolute: read from anywhere
     original = (out / "report.json").read_bytes()
     assert (
         json.loads(original)["run_id"] == first_id and (out / "reports" / f"{first_id}.json").read_bytes() == original
@@ -56,10 +56,10 @@ def test_a_retry_keeps_its_own_report_and_leaves_the_original_run_s_alone(tmp_pa
     for run_id in (first_id, retry_id):  # every run's report renders, from its own file
         html = run_cli("report", run_id, "--html", cwd=tmp_path)
         assert html.returncode == 0, html.stderr
-        assert html.stdout.strip() == f"docbatch-out/reports/{run_id}.html"
+        assert html.stdout.strip() == f"{out}/reports/{run_id}.html"
         assert run_id in (out / "reports" / f"{run_id}.html").read_text()
         status = json.loads(run_cli("status", run_id, "--json", cwd=tmp_path).stdout)
-        assert status["report"] == f"docbatch-out/reports/{run_id}.json"
+        assert status["report"] == f"{out}/reports/{run_id}.json"
 
     # The next plain run is the latest at the top; the earlier reports stay as they were.
     assert run_cli("run", str(docs), "-q", "--processor", MISBEHAVE, cwd=tmp_path).returncode == 0
@@ -124,7 +124,7 @@ def test_a_retry_killed_before_its_first_document_is_passed_over(tmp_path: Path)
             (first_id, dead_pid, socket.gethostname()),
         )
     assert json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)["run_id"] == first_id
-    assert run_cli("report", cwd=tmp_path).stdout.strip() == f"docbatch-out/reports/{first_id}.json"
+    assert run_cli("report", cwd=tmp_path).stdout.strip() == f"{tmp_path}/docbatch-out/reports/{first_id}.json"
     retry = run_cli("retry-failed", "-q", cwd=tmp_path)
     assert retry.returncode == 1 and _runs(tmp_path)[-1][1] == first_id
 
@@ -152,7 +152,7 @@ def test_a_retry_refused_by_the_lock_leaves_no_run_behind(tmp_path: Path) -> Non
         assert len(_runs(tmp_path)) == 2  # the original and the holder, nothing from the refused retry
         live = json.loads(run_cli("status", "--json", cwd=tmp_path).stdout)
         assert live["status"] == "running"  # and its report will be its own file
-        assert live["report"] == f"docbatch-out/reports/{live['run_id']}.json"
+        assert live["report"] == f"{tmp_path}/docbatch-out/reports/{live['run_id']}.json"
     finally:
         holder.send_signal(signal.SIGTERM)
         holder.wait(timeout=30)

@@ -272,3 +272,38 @@ def test_the_same_file_under_another_id_in_a_later_run_is_no_collision(tmp_path:
     result = run_cli("run", "--manifest", "second.txt", "-o", "out", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert _counts(tmp_path / "out")["succeeded"] == 1
+
+
+def test_the_same_id_from_another_source_file_is_a_collision_until_forced(tmp_path: Path) -> None:
+    for folder, text in (("a", "AAA\n"), ("b", "BBB\n")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "r.txt").write_text(text)
+    os.utime(tmp_path / "b" / "r.txt", ns=(os.stat(tmp_path / "a" / "r.txt").st_mtime_ns,) * 2)  # same fingerprint
+    output = tmp_path / "o3"
+    assert run_cli("run", "a", "-o", "o3", "--state", "s3", "-q", cwd=tmp_path).returncode == 0
+
+    def text() -> str:
+        return str(json.loads((output / "r.txt.json").read_text())["text"]).strip()
+
+    for mtime_ns in (None, 10**18):  # unchanged by size and mtime, then changed: neither replaces a's output
+        if mtime_ns is not None:
+            os.utime(tmp_path / "b" / "r.txt", ns=(mtime_ns, mtime_ns))
+        result = run_cli("run", "b", "-o", "o3", "--state", "s3", "-q", cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        ((source_id, kind, message),) = _failures(output)
+        assert (source_id, kind) == ("r.txt#dup", "collision")
+        assert message == (
+            f"its output o3/r.txt.json belongs to {tmp_path}/a/r.txt, a different file recorded under the id "
+            "'r.txt' by an earlier run; it is not written over (--force replaces it, or use another -o)"
+        )
+        assert text() == "AAA"
+    with sqlite3.connect(tmp_path / "s3" / "ledger.sqlite") as ledger:  # a's row is left as it was
+        assert ledger.execute("SELECT path, state FROM documents WHERE source_id = 'r.txt'").fetchone() == (
+            f"{tmp_path}/a/r.txt",
+            "succeeded",
+        )
+    assert run_cli("run", "a", "-o", "o3", "--state", "s3", "-q", cwd=tmp_path).returncode == 0  # still a's
+
+    forced = run_cli("run", "b", "-o", "o3", "--state", "s3", "-q", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert text() == "BBB" and _counts(output)["succeeded"] == 1
