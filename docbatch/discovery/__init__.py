@@ -17,11 +17,11 @@ from pathlib import Path
 from docbatch.config import SourceConfig
 from docbatch.discovery.filters import PathFilter
 from docbatch.discovery.items import Discovered, DiscoveryFailure, FileIdentity, identity, is_docbatch_folder
-from docbatch.discovery.manifest import ManifestRules, read_manifest
+from docbatch.discovery.manifest import ManifestRules, check_manifest, read_manifest
 from docbatch.discovery.walk import WalkRules, display_name, document_from_stat, walk_root
 from docbatch.errors import ConfigError
 
-__all__ = ["Discovered", "DiscoveryFailure", "check_inputs", "discover", "display_name"]
+__all__ = ["Discovered", "DiscoveryFailure", "check_inputs", "check_manifests", "discover", "display_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,14 @@ def check_inputs(sources: SourceConfig, *, output: Path, state: Path) -> None:
                     f"{path}: it is the {flag} folder {own} or inside it, and docbatch writes there; "
                     f"give {flag} a folder outside the inputs"
                 )
+
+
+def check_manifests(sources: SourceConfig) -> None:
+    """Read every manifest through once before the batch, so that a bad row or an unreadable manifest
+    stops the run before it starts (nothing recorded). Raises ConfigError (exit 2) naming the manifest
+    and the line; see ``check_manifest``."""
+    for manifest in sources.manifests:
+        check_manifest(manifest)
 
 
 def discover(

@@ -21,7 +21,7 @@ from docbatch.checkpoint.reader import LedgerReader
 from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.config import RunConfig
-from docbatch.discovery import Discovered, DiscoveryFailure, check_inputs, discover
+from docbatch.discovery import Discovered, DiscoveryFailure, check_inputs, check_manifests, discover
 from docbatch.engine.batching import TARGET_BATCH_S, BatchSizer
 from docbatch.engine.claims import written_files
 from docbatch.engine.conclusion import RunOutcome, conclude
@@ -69,13 +69,17 @@ async def run_batch(
 
     Never raises for a bad document. Raises StateLocked when another run holds the state or output
     folder; ConfigError when a PATH is the output or state folder or lies inside it, when the output
-    folder belongs to another ledger, or when a file is in the way of the output or state folder;
-    DocbatchError when discovery itself fails (an unreadable manifest); and EnvironmentFailed (exit 5)
+    folder belongs to another ledger, when a file is in the way of the output or state folder, or when
+    a manifest cannot be read or has a bad row (all before the batch); DocbatchError when discovery
+    itself fails; and EnvironmentFailed (exit 5)
     before the batch when either folder or the ledger cannot be written. Once the batch has started,
     the environment failing it (a full disk) stops it like a stop request: the outcome has exit code 5
     and ``environment_failure``.
     """
     check_inputs(config.sources, output=config.output.root, state=config.state_dir)
+    # Before the lock and the ledger: a manifest with a bad row leaves no run behind (a second's read
+    # per million rows, in a thread so that the live view keeps drawing).
+    await asyncio.to_thread(check_manifests, config.sources)
     await asyncio.to_thread(check_state_folder, config)
     lock = StateLock(config.state_dir)
     await asyncio.to_thread(lock.acquire, config.wait_lock_s)

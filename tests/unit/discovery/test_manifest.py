@@ -1,12 +1,14 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from docbatch.config import SourceConfig
 from docbatch.discovery import DiscoveryFailure, discover
+from docbatch.discovery.manifest import check_manifest
 from docbatch.errors import ConfigError
-from docbatch.models import Document, ErrorKind, Priority, Skip
+from docbatch.models import Document, ErrorKind, Priority
 
 
 @pytest.fixture
@@ -33,25 +35,88 @@ def test_csv_manifest_carries_id_priority_and_options(docs: Path) -> None:
     assert (second.source_id, second.priority) == ("b.txt", Priority.NORMAL)
 
 
-def test_jsonl_manifest_bad_rows_become_skips_and_the_rest_go_on(docs: Path) -> None:
+def test_a_listed_file_that_is_missing_is_a_failure_of_the_run_not_a_skip(docs: Path) -> None:
     manifest = docs / "list.jsonl"
-    rows = [
-        json.dumps({"path": "a.txt", "priority": "critical"}),
-        "{not json",
-        json.dumps({"path": "b.txt", "priority": "urgent"}),
-        json.dumps({"path": "missing.txt"}),
-    ]
+    rows = [json.dumps({"path": "a.txt", "priority": "critical"}), json.dumps({"path": "missing.txt"})]
     manifest.write_text("\n".join(rows) + "\n")
-    items = list(discover(SourceConfig(manifests=[manifest])))
-    assert isinstance(items[0], Document) and items[0].priority is Priority.CRITICAL
-    reasons = [item.reason for item in items[1:] if isinstance(item, Skip)]
-    assert len(reasons) == 2
-    assert reasons[0].startswith("bad manifest line: invalid JSON")
-    assert "unknown priority 'urgent'" in reasons[1]
-    # A file the manifest names but that is not there is a failure of the run, not a skip.
-    missing = items[3]
+    check_manifest(manifest)
+    first, missing = discover(SourceConfig(manifests=[manifest]))
+    assert isinstance(first, Document) and first.priority is Priority.CRITICAL
     assert isinstance(missing, DiscoveryFailure) and missing.error_kind is ErrorKind.IO
-    assert missing.message.endswith("missing.txt: no such file or directory (listed in list.jsonl line 4)")
+    assert missing.message.endswith("missing.txt: no such file or directory (listed in list.jsonl line 2)")
+
+
+PRIORITIES = "low, normal, high, critical"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("b.csv", "path,priority\na.txt,high\na.txt,urgnet\n", f'line 3: priority "urgnet" is not one of {PRIORITIES}'),
+        ("b.csv", "path,id\na.txt,x\n,y\n", 'line 3: no "path"'),
+        ("b.csv", 'path,options\na.txt,"{""x"": 1}"\nb.txt,notjson\n', "line 3: options is not valid JSON ("),
+        ("b.csv", 'path,options\na.txt,"[1]"\n', "line 2: options must be a JSON object, not a list"),
+        ("b.csv", "path,id\na.txt,x,extra\n", "line 2: 3 fields, but the header names 2"),
+        ("b.csv", 'path\na.txt\n"b.txt\nc.txt\n', "line 4: not valid CSV (unexpected end of data)"),
+        ("b.tsv", "path\tpriority\na.txt\tsoon\n", f'line 2: priority "soon" is not one of {PRIORITIES}'),
+        (
+            "d.jsonl",
+            '{"path": "a.txt"}\n{"path": "b.txt"\n',
+            "line 2: not valid JSON (unexpected end of data at character 17)",
+        ),
+        ("d.jsonl", '["a.txt"]\n', "line 1: each line must be a JSON object, not a list"),
+        ("d.jsonl", '{"id": "x"}\n', 'line 1: no "path"'),
+        ("d.jsonl", '{"path": 7}\n', 'line 1: "path" must be a string, not a number'),
+        ("d.jsonl", '{"path": "a.txt", "id": ["x"]}\n', 'line 1: "id" must be a string, not a list'),
+        ("d.jsonl", '{"path": "a.txt", "options": "notjson"}\n', "line 1: options must be a JSON object, not a string"),
+        ("d.jsonl", '{"path": "a.txt", "priority": 9}\n', f'line 1: priority "9" is not one of {PRIORITIES}'),
+    ],
+)
+def test_a_bad_row_is_a_usage_error_naming_the_manifest_and_line(
+    docs: Path, name: str, text: str, problem: str
+) -> None:
+    manifest = docs / name
+    manifest.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        check_manifest(manifest)
+    assert str(caught.value).startswith(f"{manifest} {problem}")
+    # Reading it anyway (the file changed after the check) stops the same way: never a silent skip.
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(manifest))} line"):
+        list(discover(SourceConfig(manifests=[manifest])))
+
+
+def test_the_check_counts_the_bad_lines_after_the_first(docs: Path) -> None:
+    manifest = docs / "list.jsonl"
+    manifest.write_text('{"path": "a.txt"}\n{"path": "a.txt", "priority": "x"}\nnope\n{}\n')
+    with pytest.raises(ConfigError) as caught:
+        check_manifest(manifest)
+    assert str(caught.value) == f'{manifest} line 2: priority "x" is not one of {PRIORITIES} (and 2 more bad lines)'
+
+
+def test_rows_people_write_pass_the_check(docs: Path) -> None:
+    """Empty cells, a trailing comma from a spreadsheet, priorities by number or in capitals, null
+    fields in JSONL: none of these is a mistake."""
+    csv_manifest = docs / "list.csv"
+    csv_manifest.write_text('path,priority,options\na.txt,,\n"b.txt",HIGH,"{}",\n a.txt ,3\n')
+    jsonl_manifest = docs / "list.jsonl"
+    jsonl_manifest.write_text(
+        '{"path": "a.txt", "priority": null, "options": null, "id": null}\n\n{"path": "b.txt", "priority": 0}\n'
+    )
+    for manifest in (csv_manifest, jsonl_manifest, docs / "plain.txt"):
+        manifest.touch()
+        check_manifest(manifest)
+    items = list(discover(SourceConfig(manifests=[csv_manifest])))
+    assert [(item.source_id, item.priority) for item in items if isinstance(item, Document)] == [
+        ("a.txt", Priority.NORMAL),
+        ("b.txt", Priority.HIGH),
+    ]
+
+
+def test_a_manifest_that_is_not_utf8_fails_the_check(docs: Path) -> None:
+    manifest = docs / "list.txt"
+    manifest.write_bytes(b"a.txt\n\xff\n")
+    with pytest.raises(ConfigError, match="manifest is not UTF-8 text"):
+        check_manifest(manifest)
 
 
 def test_an_id_given_to_two_files_fails_the_second_as_a_collision(docs: Path) -> None:
@@ -94,8 +159,8 @@ def test_a_given_id_that_climbs_with_dotdot_fails_with_a_clear_message(docs: Pat
     )
 
 
-def test_csv_manifest_without_path_column_stops_before_the_run(docs: Path) -> None:
+def test_csv_manifest_without_path_column_fails_the_check(docs: Path) -> None:
     manifest = docs / "list.csv"
     manifest.write_text("file\na.txt\n")
     with pytest.raises(ConfigError, match="'path' column"):
-        list(discover(SourceConfig(manifests=[manifest])))
+        check_manifest(manifest)
