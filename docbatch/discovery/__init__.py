@@ -16,7 +16,14 @@ from pathlib import Path
 
 from docbatch.config import SourceConfig
 from docbatch.discovery.filters import PathFilter
-from docbatch.discovery.items import Discovered, DiscoveryFailure, FileIdentity, identity, is_docbatch_folder
+from docbatch.discovery.items import (
+    OUTPUT_MARKER,
+    Discovered,
+    DiscoveryFailure,
+    FileIdentity,
+    identity,
+    is_docbatch_folder,
+)
 from docbatch.discovery.manifest import ManifestRules, check_manifest, read_manifest
 from docbatch.discovery.walk import WalkRules, display_name, document_from_stat, walk_root
 from docbatch.errors import ConfigError
@@ -117,7 +124,9 @@ def _inside(child: str, folder: str) -> bool:
 def check_inputs(sources: SourceConfig, *, output: Path, state: Path) -> None:
     """Refuse, before the batch, a PATH that is the output or state folder or lies inside it (`run docs
     -o docs`): the run would write into its own input and read that back. An output or state folder
-    inside an input folder is fine: the walk passes over it. Raises ConfigError (exit 2)."""
+    inside an input folder is fine: the walk passes over it. A PATH that is another run's output
+    folder (it holds that run's marker) is refused too: its outputs and reports are not documents.
+    Raises ConfigError (exit 2)."""
     for flag, own in (("-o/--output", output), ("--state", state)):
         own_real = os.path.realpath(own)
         for path in sources.paths:
@@ -126,6 +135,12 @@ def check_inputs(sources: SourceConfig, *, output: Path, state: Path) -> None:
                     f"{path}: it is the {flag} folder {own} or inside it, and docbatch writes there; "
                     f"give {flag} a folder outside the inputs"
                 )
+    for path in sources.paths:
+        if os.path.isdir(path) and os.path.lexists(os.path.join(path, OUTPUT_MARKER)):
+            raise ConfigError(
+                f"{path}: it is the output folder of a docbatch run (it holds {OUTPUT_MARKER}); its outputs "
+                "are not documents: give the folder the documents came from"
+            )
 
 
 def check_manifests(sources: SourceConfig) -> None:

@@ -307,3 +307,15 @@ def test_the_same_id_from_another_source_file_is_a_collision_until_forced(tmp_pa
     forced = run_cli("run", "b", "-o", "o3", "--state", "s3", "-q", "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert text() == "BBB" and _counts(output)["succeeded"] == 1
+
+
+def test_another_runs_output_folder_given_as_a_path_is_refused(tmp_path: Path) -> None:
+    docs = write_texts(tmp_path / "docs", "a.txt")
+    assert run_cli("run", str(docs), "-q", "-o", "first", cwd=tmp_path).returncode == 0
+    result = run_cli("run", "first", "-q", "-o", "second", "--state", "other", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "docbatch: error: first: it is the output folder of a docbatch run (it holds .docbatch-output); its "
+        "outputs are not documents: give the folder the documents came from\n"
+    )
+    assert not (tmp_path / "second").exists()  # refused before anything was made
