@@ -206,8 +206,9 @@ def watch_in_place(frame: Callable[[], tuple[str, bool]], interval_s: float) -> 
             live.update(Text(text), refresh=True)
 
 
-def print_summary(report: RunReport, report_path: Path) -> None:
-    """The end-of-run summary: a table on a terminal, plain `key: value` lines elsewhere."""
+def print_summary(report: RunReport, report_path: Path | None) -> None:
+    """The end-of-run summary: a table on a terminal, plain `key: value` lines elsewhere
+    (``report_path`` None: the report could not be written, and the summary says so)."""
     counts = report.counts
     if not sys.stdout.isatty():
         print(
@@ -217,7 +218,7 @@ def print_summary(report: RunReport, report_path: Path) -> None:
             f"dead_carried_over={counts.dead_carried_over} cancelled={counts.cancelled} pending={counts.pending} "
             f"wall={report.wall_s:.2f}s "
             f"docs_per_s={report.throughput.documents_per_s} mb_per_s={report.throughput.megabytes_per_s} "
-            f"report={report_path}"
+            f"report={report_path if report_path is not None else 'none'}"
         )
         return
     from rich.console import Console
@@ -253,7 +254,7 @@ def print_summary(report: RunReport, report_path: Path) -> None:
         )
     if len(report.failures) > 20:
         out.print(f"… and {len(report.failures) - 20} more failures in the report")
-    out.print(f"report: {report_path}")
+    out.print(f"report: {report_path if report_path is not None else 'none (it could not be written)'}")
 
 
 def print_processors(rows: list[ProcessorInfo]) -> None:

@@ -203,10 +203,12 @@ def result_line(message: str, *, event: str, **fields: Any) -> None:
         print(message, flush=True)
 
 
-def summary(report: RunReport, report_path: Path) -> None:
+def summary(report: RunReport, report_path: Path | None) -> None:
+    """The summary event (``report_path`` None: the report could not be written)."""
     counts = report.counts
+    shown = None if report_path is None else str(report_path)
     fields = {"run_id": report.run_id, "status": report.status, "exit_code": report.exit_code,
-              **counts.model_dump(), "wall_s": report.wall_s, "report": str(report_path)}  # fmt: skip
+              **counts.model_dump(), "wall_s": report.wall_s, "report": shown}  # fmt: skip
     text = " ".join(f"{key}={value}" for key, value in fields.items())
     _log.info("summary %s", text, extra={"event": "summary", "fields": fields})
 

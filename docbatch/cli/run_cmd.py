@@ -251,9 +251,10 @@ def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format
     live = logs.wants_live_view(quiet=quiet, log_format=log_format)
     logs.configure(quiet=quiet, live=live, log_file=log_file, log_format=log_format)
     outcome = asyncio.run(_run_with_view(config, quiet=quiet, live=live))
-    logs.summary(outcome.report, outcome.report_path)  # in JSON mode, also the summary line on stdout
+    shown = outcome.report_path if outcome.report_written else None
+    logs.summary(outcome.report, shown)  # in JSON mode, also the summary line on stdout
     if not quiet and log_format is logs.LogFormat.TEXT:
-        console.print_summary(outcome.report, outcome.report_path)
+        console.print_summary(outcome.report, shown)
     if outcome.environment_failure:
         # The one line the operator needs, shown even with -q: what failed, where, and that it resumes.
         logs.fatal(outcome.environment_failure, int(outcome.exit_code), label="")

@@ -31,6 +31,8 @@ class RunOutcome:
     exit_code: ExitCode
     # When the environment failed the run (exit 5): the one line that says what, where and what is left.
     environment_failure: str | None = None
+    # False when the report could not be written (a full disk): report_path then names no file.
+    report_written: bool = True
 
 
 async def conclude(run: RunContext, ledger: SqliteLedger, status: str, cpu_before: os.times_result) -> RunOutcome:
@@ -71,6 +73,7 @@ async def conclude(run: RunContext, ledger: SqliteLedger, status: str, cpu_befor
         report_path=report_path,
         exit_code=ExitCode(report.exit_code),
         environment_failure=failure_line(cause, report, report_problem) if cause is not None else None,
+        report_written=written is not None,
     )
 
 

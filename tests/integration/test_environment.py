@@ -254,3 +254,15 @@ def test_a_ledger_damaged_inside_is_exit_5_naming_it(tmp_path: Path) -> None:
     assert result.returncode == ENVIRONMENT, result.stderr
     line = _one_line(result.stderr)
     assert line.startswith("docbatch: error: .docbatch/ledger.sqlite: cannot read the ledger: the file is damaged")
+
+
+def test_a_report_that_cannot_be_written_is_said_and_the_summary_names_no_file(tmp_path: Path) -> None:
+    write_texts(tmp_path / "docs", "a.txt")
+    (tmp_path / "out" / "reports").mkdir(parents=True)
+    with _immutable(tmp_path / "out" / "reports"):
+        result = run_cli("run", "docs", "-o", "out", cwd=tmp_path)
+    assert result.returncode == ENVIRONMENT, result.stderr
+    assert "docbatch: environment failure: cannot write the report out/reports/" in result.stderr
+    (summary,) = [line for line in result.stdout.splitlines() if " docbatch summary " in line]
+    assert summary.endswith(" report=none")  # not the path of a file that is not there
+    assert not (tmp_path / "out" / "report.json").exists()
