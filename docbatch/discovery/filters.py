@@ -54,13 +54,12 @@ class _Pattern:
 
 
 def _matches_file(patterns: Sequence[_Pattern], relative: str) -> bool:
-    """A file pattern matches the file; a folder pattern matches when one of the file's folders does."""
+    """As in gitignore, a pattern names the file or one of its folders (`invoices` keeps every file
+    under a folder named invoices); a folder pattern (trailing slash) only ever names a folder."""
+    folders = relative.split("/")[:-1]
     for pattern in patterns:
-        if not pattern.folders_only:
-            if pattern.matches(relative):
-                return True
-            continue
-        folders = relative.split("/")[:-1]
+        if not pattern.folders_only and pattern.matches(relative):
+            return True
         if any(pattern.matches("/".join(folders[: depth + 1])) for depth in range(len(folders))):
             return True
     return False

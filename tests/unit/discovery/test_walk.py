@@ -105,6 +105,10 @@ def test_a_trailing_slash_means_folders_only(tmp_path: Path) -> None:
     assert pruned == ["drafts", "notes.txt", "a/kept.txt", "invoices/2025.txt"]
     only = [item.source_id for item in discover(SourceConfig(paths=[tmp_path], include=["invoices/"]))]
     assert only == ["invoices/2025.txt"]
+    # Without the slash a pattern names a file or a folder, as in gitignore: the file named drafts and
+    # every file under a folder named drafts.
+    named = [item.source_id for item in discover(SourceConfig(paths=[tmp_path], include=["drafts"]))]
+    assert named == ["drafts", "a/drafts/old.txt"]
 
 
 def test_extension_globs_match_regardless_of_case(tmp_path: Path) -> None:
