@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check uv
+# Strict types first as the README's plain set-up leaves them (no dask extra), then with the extra.
+python3 -m uv sync --frozen --quiet
+python3 -m uv run --frozen mypy
 python3 -m uv sync --frozen --quiet --extra dask
 python3 -m uv run --frozen ruff check .
 python3 -m uv run --frozen ruff format --check .

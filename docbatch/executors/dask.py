@@ -70,7 +70,7 @@ class DaskExecutor:
         # docbatch counts attempts itself; a worker lost mid-task fails that task at once (KilledWorker).
         dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.worker.daemon": False})
         if self.address is None:
-            self._cluster = await LocalCluster(  # type: ignore[no-untyped-call]
+            self._cluster = await LocalCluster(
                 n_workers=self.local_workers,
                 threads_per_worker=1,
                 processes=True,
@@ -84,7 +84,7 @@ class DaskExecutor:
             address = self.address
         try:
             self._client = await asyncio.wait_for(
-                Client(address, asynchronous=True, set_as_default=False),  # type: ignore[no-untyped-call]
+                Client(address, asynchronous=True, set_as_default=False),
                 CONNECT_TIMEOUT_S,
             )
         except (OSError, TimeoutError) as error:
