@@ -111,6 +111,8 @@ def usable_folder_problem(error: OSError) -> str:
     """Why a folder docbatch must create or write cannot be used, in words (for a one-line error)."""
     if isinstance(error, FileExistsError | NotADirectoryError):
         return "a file is in the way (a folder is needed there)"
+    if isinstance(error, IsADirectoryError):
+        return "a folder is in the way (a file is needed there)"
     if isinstance(error, PermissionError):
         return "no permission to create or write it"
     return error.strerror or str(error)
@@ -131,14 +133,19 @@ def environment_cause(error: OSError) -> str | None:
     return _ENVIRONMENT_ERRNOS.get(error.errno or 0)
 
 
+def _system_words(cause: str, error: OSError) -> str:
+    """`` (the system's own words)`` to follow ``cause`` when they say more than it, else ``""``."""
+    detail = error.strerror or ""
+    return f" ({detail})" if detail and detail.lower() != cause.lower() else ""
+
+
 def environment_problem(error: OSError, writing: object) -> str | None:
     """``"disk full writing out (No space left on device)"`` when a failed write of ``writing`` (a path)
     is the environment's fault, else None; the system's words are added when they say more."""
     cause = environment_cause(error)
     if cause is None:
         return None
-    detail = error.strerror or ""
-    return f"{cause} writing {writing}" + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
+    return f"{cause} writing {writing}{_system_words(cause, error)}"
 
 
 def folder_error(flag: str, folder: Path, error: OSError) -> DocbatchError:
@@ -146,10 +153,9 @@ def folder_error(flag: str, folder: Path, error: OSError) -> DocbatchError:
     the way is the user's to fix (ConfigError, exit 2); a folder that cannot be written is the
     machine's (EnvironmentFailed, exit 5)."""
     problem = usable_folder_problem(error)
-    if isinstance(error, FileExistsError | NotADirectoryError):
+    if isinstance(error, FileExistsError | NotADirectoryError | IsADirectoryError):
         return ConfigError(f"{flag} {folder}: {problem}")
     cause = environment_cause(error)
     if cause is not None:
-        detail = error.strerror or ""
-        problem = cause + (f" ({detail})" if detail and detail.lower() != cause.lower() else "")
+        problem = cause + _system_words(cause, error)
     return EnvironmentFailed(f"{flag} {folder}: {problem}")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from docbatch.engine.progress import RunProgress
-from docbatch.errors import ConfigError, EnvironmentFailed, usable_folder_problem
+from docbatch.errors import folder_error
 from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact
 
@@ -169,11 +169,8 @@ def _file_handler(log_file: Path, formatter: logging.Formatter) -> logging.Handl
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = _LogFile(log_file, encoding="utf-8")
-    except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
-        reason = "it is a folder" if isinstance(error, IsADirectoryError) else usable_folder_problem(error)
-        raise ConfigError(f"--log-file {log_file}: {reason}") from None
-    except OSError as error:
-        raise EnvironmentFailed(f"--log-file {log_file}: {usable_folder_problem(error)}") from None
+    except OSError as error:  # a file or folder in the way: exit 2; the machine refusing it: exit 5
+        raise folder_error("--log-file", log_file, error) from None
     handler.setFormatter(formatter)
     return handler
 

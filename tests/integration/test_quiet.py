@@ -167,7 +167,10 @@ def test_a_log_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", "a.txt")
     (tmp_path / "logs").mkdir()
     folder = run_cli("run", str(docs), "-q", "--log-file", "logs", cwd=tmp_path)
-    assert (folder.returncode, folder.stderr) == (ExitCode.USAGE, "docbatch: error: --log-file logs: it is a folder\n")
+    assert (folder.returncode, folder.stderr) == (
+        ExitCode.USAGE,
+        "docbatch: error: --log-file logs: a folder is in the way (a file is needed there)\n",
+    )
 
 
 def test_a_log_file_without_permission_is_one_line_and_exit_5() -> None:
