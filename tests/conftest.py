@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -60,6 +60,28 @@ def write_texts(folder: Path, *names: str) -> Path:
     for name in names:
         (folder / name).write_text(f"text of {name}\n")
     return folder
+
+
+def start_run(cwd: Path, *args: str, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """`docbatch run ARGS` started in the background (no terminal), for tests that signal or watch it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "docbatch", "run", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+
+
+@pytest.fixture
+def public_tmp() -> Iterator[Path]:
+    """A fresh folder the user nobody may enter and write (pytest's own are private to root)."""
+    from tests.helpers.environment import public_folder
+
+    with public_folder(mode=0o777) as folder:
+        yield folder
 
 
 def run_cli(

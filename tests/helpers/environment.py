@@ -56,10 +56,11 @@ def as_nobody(command: list[str], *, cwd: Path) -> list[str]:
 
 
 @contextmanager
-def public_folder() -> Iterator[Path]:
-    """A fresh folder that nobody may enter (pytest's tmp_path is root's alone); removed after."""
+def public_folder(mode: int = 0o755) -> Iterator[Path]:
+    """A fresh folder that nobody may enter (with ``mode`` 0o777 also write; pytest's tmp_path is root's
+    alone); removed after."""
     folder = Path(tempfile.mkdtemp(prefix="docbatch-test-"))
-    folder.chmod(0o755)
+    folder.chmod(mode)
     try:
         yield folder
     finally:

@@ -4,30 +4,16 @@ signals, logs and pruning, all through the real CLI."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli, wait_started, write_texts
+from tests.conftest import run_cli, start_run, wait_started, write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"
-
-
-def _start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "docbatch", "run", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _wait_running(cwd: Path, count: int) -> None:
@@ -48,7 +34,7 @@ def _wait_running(cwd: Path, count: int) -> None:
 
 def test_a_second_run_on_the_same_state_exits_3_and_changes_nothing(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", "hang.txt")
-    holder = _start(tmp_path, str(docs), "-j", "1", "-q", "--grace", "0", "--processor", MISBEHAVE)
+    holder = start_run(tmp_path, str(docs), "-j", "1", "-q", "--grace", "0", "--processor", MISBEHAVE)
     try:
         _wait_running(tmp_path, 1)
         other = write_texts(tmp_path / "other", "a.txt")
@@ -72,7 +58,7 @@ def test_a_stale_lock_is_taken_over_with_a_warning(tmp_path: Path) -> None:
 
 def test_status_of_a_live_run_and_of_a_finished_one(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt", "ok.txt")
-    run = _start(tmp_path, str(docs), "-j", "2", "-q", "--grace", "0", "--processor", MISBEHAVE)
+    run = start_run(tmp_path, str(docs), "-j", "2", "-q", "--grace", "0", "--processor", MISBEHAVE)
     try:
         _wait_running(tmp_path, 2)
         deadline = time.monotonic() + 30
@@ -172,7 +158,7 @@ def test_max_runtime_stops_admitting_and_cancels_after_the_grace(tmp_path: Path)
 
 def test_a_second_sigint_cancels_at_once_and_exits_130(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt")
-    run = _start(tmp_path, str(docs), "-j", "2", "--grace", "10m", "--processor", MISBEHAVE)
+    run = start_run(tmp_path, str(docs), "-j", "2", "--grace", "10m", "--processor", MISBEHAVE)
     wait_started(tmp_path, 2)
     run.send_signal(signal.SIGINT)
     time.sleep(0.5)  # the first signal must be handled before the second one means "now"

@@ -21,22 +21,10 @@ from pathlib import Path
 import pytest
 
 from docbatch.cli.console import human_seconds
-from tests.conftest import REPO, run_cli, wait_started, write_texts
+from tests.conftest import REPO, run_cli, start_run, wait_started, write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"
 MEET = "tests.helpers.processors:meet"
-
-
-def _start(cwd: Path, *args: str, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "docbatch", "run", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-        text=True,
-    )
 
 
 def _events(cwd: Path) -> list[tuple[str, str, float, int | None]]:
@@ -101,7 +89,7 @@ def test_a_resumed_run_shows_no_rate_for_documents_it_skipped(tmp_path: Path) ->
 
 def test_the_first_sigint_says_what_happens_next_and_status_lists_what_stays_pending(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt", "x1.txt", "x2.txt", "x3.txt", "x4.txt")
-    run = _start(tmp_path, str(docs), "-j", "2", "--grace", "1s", "--processor", MISBEHAVE, stderr=subprocess.PIPE)
+    run = start_run(tmp_path, str(docs), "-j", "2", "--grace", "1s", "--processor", MISBEHAVE, stderr=subprocess.PIPE)
     wait_started(tmp_path, 2)
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=60)
@@ -148,7 +136,7 @@ def _read_pty(command: list[str], cwd: Path, timeout_s: float) -> bytes:
 
 def test_status_watch_redraws_in_place_on_a_terminal_and_appends_plain_text_in_a_pipe(tmp_path: Path) -> None:
     docs = write_texts(tmp_path / "docs", *(f"slow{index}.txt" for index in range(8)))
-    run = _start(tmp_path, str(docs), "-j", "2", "--processor", MISBEHAVE)
+    run = start_run(tmp_path, str(docs), "-j", "2", "--processor", MISBEHAVE)
     wait_started(tmp_path, 1)
     piped = subprocess.Popen(
         [sys.executable, "-m", "docbatch", "status", "--watch"], cwd=tmp_path, text=True,

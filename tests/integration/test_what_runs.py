@@ -9,9 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,15 +122,6 @@ def test_a_missing_manifest_row_is_a_failure_with_its_reason_and_exit_1(tmp_path
     ]
     # Dead at once: a missing file does not appear between two tries.
     assert _counts(tmp_path / "out")["dead"] == 1 and _report(tmp_path / "out")["retries"] == 0
-
-
-@pytest.fixture
-def public_tmp() -> Iterator[Path]:
-    """A folder the user nobody can reach (pytest's tmp folders are private to root)."""
-    folder = Path(tempfile.mkdtemp(prefix="docbatch-test-", dir="/tmp"))
-    folder.chmod(0o777)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_folder_without_read_permission_fails_the_run_with_its_reason(public_tmp: Path) -> None:

@@ -2,8 +2,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -201,15 +199,6 @@ def test_the_log_file_and_earlier_docbatch_folders_are_not_read_nor_counted(tmp_
     _write(tmp_path / "old-out" / "a.txt.json", b"{}")
     items = list(discover(SourceConfig(paths=[tmp_path]), own_files=[log]))
     assert [item.source_id for item in items] == ["a.txt"]
-
-
-@pytest.fixture
-def public_tmp() -> Iterator[Path]:
-    """A folder that the user nobody can reach (pytest's own tmp folders are private to root)."""
-    folder = Path(tempfile.mkdtemp(prefix="docbatch-test-", dir="/tmp"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_an_unreadable_folder_is_a_failure_not_a_skip(public_tmp: Path) -> None:
