@@ -62,7 +62,9 @@ class OutputClaims:
         self._format = fmt
         self._reader = reader
         self._fold = fmt is not OutputFormat.JSONL and _case_insensitive(root)
-        self._claims: dict[str, Document] = {}
+        # Output key -> (source id, source path) of the document that claimed it. Only these two strings
+        # are kept, not the Document, since the map holds an entry for every document of the run.
+        self._claims: dict[str, tuple[str, str]] = {}
 
     def claim(self, document: Document, *, check_ledger: bool) -> tuple[str, str] | None:
         """Claim ``document``'s output. Returns None when it may write it, else the ledger id to
@@ -102,14 +104,15 @@ class OutputClaims:
         )
 
     def _claim_key(self, document: Document, key: str, where: str) -> tuple[str, str] | None:
-        holder = self._claims.setdefault(key, document)
-        if holder is document:
-            return None
+        claimant = (document.source_id, str(document.path))
+        holder_id, holder_path = self._claims.setdefault(key, claimant)
+        if (holder_id, holder_path) == claimant:
+            return None  # its own claim (a document claims again when it is tried again)
         # The same id from two sources (a walk and a manifest) must not share one ledger row.
-        ledger_id = document.source_id if holder.source_id != document.source_id else f"{document.source_id}#dup"
+        ledger_id = document.source_id if holder_id != document.source_id else f"{document.source_id}#dup"
         return ledger_id, (
-            f"its output {where} is already taken in this run by {holder.source_id!r} "
-            f"({display_name(os.path.abspath(holder.path))}); it is not written over"
+            f"its output {where} is already taken in this run by {holder_id!r} "
+            f"({display_name(os.path.abspath(holder_path))}); it is not written over"
         )
 
     def _ledger_owner(self, document: Document, key: str, target: Path) -> tuple[str, str] | None:
