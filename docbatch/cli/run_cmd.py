@@ -23,9 +23,9 @@ from docbatch.config import (
     parse_duration,
     parse_size,
 )
-from docbatch.engine.progress import RunProgress
 from docbatch.errors import ConfigError
 from docbatch.processors.registry import default_registry, load_custom_processor
+from docbatch.report.progress import RunProgress
 
 if TYPE_CHECKING:
     from docbatch.engine.conclusion import RunOutcome

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from docbatch.cli.console import human_bytes, human_seconds, retry_line, watch_in_place
-from docbatch.engine.progress import rates
 from docbatch.processes import pid_alive
+from docbatch.report.progress import rates
 from docbatch.serialization import dumps_pretty, loads
 
 if TYPE_CHECKING:  # the ledger modules load sqlite3, kept out of `docbatch --help`

@@ -13,11 +13,11 @@ from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.config import QueueOrder, RunConfig
 from docbatch.engine.batching import BatchSizer
 from docbatch.engine.planner import Plan, Planner
-from docbatch.engine.progress import RunProgress
 from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController
 from docbatch.executors.base import Executor
 from docbatch.models import Document
+from docbatch.report.progress import RunProgress
 
 HOST = socket.gethostname()
 END = object()  # sentinel that tells a slot to leave

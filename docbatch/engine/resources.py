@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psutil
 
 from docbatch.models import ErrorKind, JobState
+from docbatch.report.progress import MemoryStats
 
 HIGH_WATERMARK = 0.90
 LOW_WATERMARK = 0.75
@@ -34,19 +34,6 @@ class _Killer(Protocol):
     def waiting_batches(self) -> int: ...
 
     async def kill(self, job: Any, kind: ErrorKind, message: str, state: JobState = ...) -> None: ...
-
-
-@dataclass
-class MemoryStats:
-    """What the report shows of memory: peaks, the free-memory low point, time throttled."""
-
-    peak_tree_bytes: int = 0
-    free_low_bytes: int | None = None
-    throttled_s: float = 0.0
-    throttle_events: int = 0
-    pressure_kills: int = 0
-    job_peaks: dict[str, int] = field(default_factory=dict)
-    largest_job_bytes: int = 0
 
 
 def admission_fits(running_bytes: list[int], waiting: int, workers: int, prior_bytes: int, budget_bytes: float) -> bool:

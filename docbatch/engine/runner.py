@@ -30,7 +30,6 @@ from docbatch.engine.folders import check_output_folder, check_state_folder
 from docbatch.engine.heartbeat import note_executor, publish_heartbeats
 from docbatch.engine.jobs import process_batch
 from docbatch.engine.planner import Planner, Verdict
-from docbatch.engine.progress import RunProgress
 from docbatch.engine.refusals import fail_before_handover, fail_unreadable
 from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
@@ -39,6 +38,7 @@ from docbatch.executors.base import Executor
 from docbatch.executors.choice import build_executor
 from docbatch.executors.local import LocalExecutor
 from docbatch.models import Document, ErrorKind, JobState, Priority, Skip
+from docbatch.report.progress import RunProgress
 
 # Batches in flight per worker: one running and one waiting, so a worker never idles while the
 # coordinator takes in a result and hands out the next batch (20,000 tiny files: 3.3 s instead of

@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 
 from docbatch.config import RunConfig, default_concurrency
-from docbatch.engine.progress import RunProgress
-from docbatch.engine.resources import MemoryStats
 from docbatch.errors import ExitCode
 from docbatch.models import JobState
 from docbatch.report.model import Bottleneck, Counts, Resources, RunReport, Throughput
+from docbatch.report.progress import MemoryStats, RunProgress
 from docbatch.report.stats import find_bottleneck
 
 

@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from docbatch.config import OutputFormat, RunConfig, SourceConfig
-from docbatch.engine.progress import RunProgress
 from docbatch.engine.runner import run_batch
 from docbatch.errors import ExitCode
+from docbatch.report.progress import RunProgress
 from tests.conftest import write_texts
 
 MISBEHAVE = "tests.helpers.processors:misbehave"

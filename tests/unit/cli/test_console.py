@@ -5,9 +5,9 @@ from pathlib import Path
 from rich.console import Console
 
 from docbatch.cli.console import _LiveView
-from docbatch.engine.progress import RunProgress
 from docbatch.models import Document
 from docbatch.report.model import Failure
+from docbatch.report.progress import RunProgress
 
 
 def _document(name: str, size: int) -> Document:

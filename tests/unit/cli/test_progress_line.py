@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from docbatch.cli.logs import ProgressTicker
-from docbatch.engine.progress import RunProgress
 from docbatch.models import Document
+from docbatch.report.progress import RunProgress
 
 
 class _Lines(logging.Handler):

@@ -11,8 +11,8 @@ from docbatch.checkpoint.base import RunRecord
 from docbatch.checkpoint.reader import LedgerReader, find_run
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.cli.status_cmd import describe, render
-from docbatch.engine.progress import RunProgress
 from docbatch.models import Document
+from docbatch.report.progress import RunProgress
 from docbatch.serialization import dumps_compact
 
 

@@ -20,6 +20,19 @@ MAX_TIMELINE = 2000
 MAX_ACTIVE_PUBLISHED = 20
 
 
+@dataclass
+class MemoryStats:
+    """What the report shows of memory: peaks, the free-memory low point, time throttled."""
+
+    peak_tree_bytes: int = 0
+    free_low_bytes: int | None = None
+    throttled_s: float = 0.0
+    throttle_events: int = 0
+    pressure_kills: int = 0
+    job_peaks: dict[str, int] = field(default_factory=dict)
+    largest_job_bytes: int = 0
+
+
 @dataclass(frozen=True)
 class Rates:
     """Throughput of the documents this run processed (skipped ones took no work) and the time left."""
