@@ -34,9 +34,8 @@ async def publish_heartbeats(run: RunContext, ledger: SqliteLedger) -> None:
 
 def note_executor(run: RunContext) -> None:
     """What a cluster executor says of itself (workers, dashboard), for `docbatch status`."""
-    describe = getattr(run.executor, "describe", None)
-    if describe is not None and run.executor_started:
-        run.progress.executor_info = describe()
+    if run.executor_started:
+        run.progress.executor_info = run.executor.describe()
 
 
 def _workers_rss() -> int:

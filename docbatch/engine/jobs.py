@@ -11,6 +11,7 @@ from docbatch.checkpoint.base import LedgerEvent
 from docbatch.engine.context import HOST, QueuedJob, RunContext, printable, queue_key
 from docbatch.engine.retry import compute_backoff, is_retryable
 from docbatch.errors import ExecutorLost
+from docbatch.executors.base import OutputTarget
 from docbatch.models import ErrorKind, JobRecord, JobResult, JobSpec, JobState
 from docbatch.outputs.writers import write_result
 from docbatch.serialization import dumps_compact
@@ -77,7 +78,7 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
     run.progress.on_batch(len(specs))
     try:
         executor = await run.ensure_executor()
-        output = (str(config.output.root), config.output.format.value)
+        output = OutputTarget(str(config.output.root), config.output.format.value)
         results = await executor.run_batch(specs, config.pool.timeout_s, output=output)
     except asyncio.CancelledError:
         raise
@@ -106,7 +107,7 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
     spans = _job_spans(results, time.time() - submitted - queued)
     moment = submitted + queued
     for (job, attempt, _), result, span in zip(tries, results, spans, strict=True):
-        if result.state is JobState.SUCCEEDED and result.output_path is None and result.extraction is not None:
+        if result.state is JobState.SUCCEEDED and not run.executor.writes_outputs and result.extraction is not None:
             # An executor that sends extractions back (Dask): the outputs are written here.
             await asyncio.to_thread(write_result, job.document, result, config.output.root, config.output.format)
         _settle(run, job, attempt, result, moment, moment + span)

@@ -14,26 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, Protocol
 
 import psutil
 
+from docbatch.executors.base import JobControl
 from docbatch.models import ErrorKind, JobState
 from docbatch.report.progress import MemoryStats
 
 HIGH_WATERMARK = 0.90
 LOW_WATERMARK = 0.75
-
-
-class _Killer(Protocol):
-    """What the governor needs of an executor: the jobs running now (token, source_id, pid, started_at),
-    how many handed-over batches no worker has started yet, and a way to kill one job."""
-
-    def running_jobs(self) -> list[Any]: ...
-
-    def waiting_batches(self) -> int: ...
-
-    async def kill(self, job: Any, kind: ErrorKind, message: str, state: JobState = ...) -> None: ...
 
 
 def admission_fits(running_bytes: list[int], waiting: int, workers: int, prior_bytes: int, budget_bytes: float) -> bool:
@@ -70,7 +59,7 @@ def tree_rss(pid: int) -> int:
 class MemoryGovernor:
     def __init__(
         self,
-        executor: _Killer,
+        jobs: JobControl,
         *,
         limit_bytes: int | None,
         per_job_bytes: int | None,
@@ -78,7 +67,7 @@ class MemoryGovernor:
         concurrency: int = 1,
         interval_s: float = 0.2,
     ) -> None:
-        self.executor = executor
+        self.jobs = jobs
         self.limit_bytes = limit_bytes
         self.per_job_bytes = per_job_bytes
         self.free_floor_bytes = free_floor_bytes
@@ -123,8 +112,8 @@ class MemoryGovernor:
 
     async def sample(self) -> None:
         """One measurement and the decisions that follow from it."""
-        jobs = self.executor.running_jobs()
-        sizes = {job.token: tree_rss(job.pid) for job in jobs}
+        jobs = self.jobs.running_jobs()
+        sizes = {job.token: tree_rss(job.pid) if job.pid is not None else 0 for job in jobs}
         total = sum(sizes.values())
         self._peaks = {token: max(size, self._peaks.get(token, 0)) for token, size in sizes.items()}
         free = psutil.virtual_memory().available
@@ -138,12 +127,12 @@ class MemoryGovernor:
             if self.per_job_bytes is not None and size > self.per_job_bytes:
                 # Trying again would exceed the same cap: the job is dead, not failed.
                 message = f"used {size // 2**20} MiB, over --memory-per-job {self.per_job_bytes // 2**20} MiB"
-                await self.executor.kill(job, ErrorKind.MEMORY, message, JobState.DEAD)
+                await self.jobs.kill(job, ErrorKind.MEMORY, message, JobState.DEAD)
         low_free = self.free_floor_bytes is not None and free < self.free_floor_bytes
         if self.limit_bytes is not None and total > self.limit_bytes and len(jobs) > 1:
             youngest = max(jobs, key=lambda job: job.started_at)
             stats.pressure_kills += 1
-            await self.executor.kill(
+            await self.jobs.kill(
                 youngest, ErrorKind.MEMORY, "killed to keep the workers under --memory-limit; requeued"
             )
         high = self.limit_bytes is not None and total > self.limit_bytes * HIGH_WATERMARK
@@ -188,8 +177,8 @@ class MemoryGovernor:
         if self.limit_bytes is None:
             return True
         expected = self.expected_job_bytes()
-        running = [max(self._peaks.get(job.token, 0), expected) for job in self.executor.running_jobs()]
-        waiting = self.executor.waiting_batches()
+        running = [max(self._peaks.get(job.token, 0), expected) for job in self.jobs.running_jobs()]
+        waiting = self.jobs.waiting_batches()
         return admission_fits(running, waiting, self.concurrency, expected, self.limit_bytes * HIGH_WATERMARK)
 
 

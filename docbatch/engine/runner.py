@@ -22,7 +22,7 @@ from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.config import RunConfig
 from docbatch.discovery import Discovered, DiscoveryFailure, check_inputs, check_manifests, discover
-from docbatch.engine.batching import TARGET_BATCH_S, BatchSizer
+from docbatch.engine.batching import BatchSizer
 from docbatch.engine.claims import written_files
 from docbatch.engine.conclusion import RunOutcome, conclude
 from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
@@ -36,14 +36,9 @@ from docbatch.engine.stopping import FailureBudget, StopController, schedule_dea
 from docbatch.errors import DocbatchError
 from docbatch.executors.base import Executor
 from docbatch.executors.choice import build_executor
-from docbatch.executors.local import LocalExecutor
 from docbatch.models import Document, ErrorKind, JobState, Priority, Skip
 from docbatch.report.progress import RunProgress
 
-# Batches in flight per worker: one running and one waiting, so a worker never idles while the
-# coordinator takes in a result and hands out the next batch (20,000 tiny files: 3.3 s instead of
-# 4.4-5.3 s). When the run stops, the waiting ones come back pending (workers check before each job).
-BATCHES_PER_WORKER = 2
 DISCOVERY_CHUNK = 256  # documents handed from the walking thread to the event loop at once
 DISCOVERY_CHUNK_S = 0.02  # ... or after this long, so that work starts while a slow walk goes on
 _log = logging.getLogger("docbatch")
@@ -117,13 +112,14 @@ async def _run_locked(
         failure_budget=budget,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
     )
-    if isinstance(executor, LocalExecutor) and (
+    job_control = executor.job_control
+    if job_control is not None and (
         config.memory_limit_bytes or config.memory_per_job_bytes or config.free_memory_floor_bytes
     ):
         # Only when a limit is set: sampling process trees costs about a core-percent per job. Without
         # it, each job's peak is its worker's high-water mark (getrusage).
         run.governor = MemoryGovernor(
-            executor,
+            job_control,
             limit_bytes=config.memory_limit_bytes,
             per_job_bytes=config.memory_per_job_bytes,
             free_floor_bytes=config.free_memory_floor_bytes,
@@ -152,7 +148,7 @@ async def _run_locked(
     _log_start(run.run_id, config)
     executor.stage_listener = run.progress.on_stage
     # An executor whose hand-over costs more (a Dask task: ~2 ms) sends bigger batches.
-    run.batching = BatchSizer(getattr(executor, "batch_target_s", TARGET_BATCH_S))
+    run.batching = BatchSizer(executor.batch_target_s)
     run.progress.memory_limit_bytes = config.memory_limit_bytes
     run.recorder.start()
     run.stopper.install_signal_handlers()
@@ -190,13 +186,8 @@ async def _run_locked(
     return outcome
 
 
-def _slot_count(run: RunContext) -> int:
-    """Batches in flight: one per local worker, or what a cluster executor says it can run at once."""
-    return getattr(run.executor, "slots", None) or run.config.pool.concurrency * BATCHES_PER_WORKER
-
-
 async def _process_all(run: RunContext) -> None:
-    slots = [asyncio.create_task(_slot(run), name=f"slot-{index}") for index in range(_slot_count(run))]
+    slots = [asyncio.create_task(_slot(run), name=f"slot-{index}") for index in range(run.executor.slots)]
     feeder = asyncio.create_task(_feed(run), name="discovery")
     drained = asyncio.create_task(_drain_on_stop(run), name="drain")
     cancel_now = asyncio.create_task(run.stopper.cancel_now.wait(), name="cancel-now")
@@ -224,14 +215,12 @@ async def _drain_on_stop(run: RunContext) -> None:
     """On a stop request, put end markers ahead of every queued document: slots finish and leave."""
     await run.stopper.draining.wait()
     # Batches already handed over: their jobs not yet started come back pending.
-    stop_admitting = getattr(run.executor, "stop_admitting", None)
-    if stop_admitting is not None:
-        stop_admitting()
+    run.executor.stop_admitting()
     # Queued documents stay pending (no ledger event): a resumed run simply processes them. Emptying the
     # queue also frees discovery if it was waiting for room.
     while not run.queue.empty():
         run.queue.get_nowait()
-    for index in range(_slot_count(run)):
+    for index in range(run.executor.slots):
         run.queue.put_nowait(((-1, index), END))
 
 
@@ -279,7 +268,7 @@ async def _feed(run: RunContext) -> None:
             stop_waiting.cancel()
             settled.cancel()
     if not run.stopper.draining.is_set():
-        for index in range(_slot_count(run)):
+        for index in range(run.executor.slots):
             await run.queue.put(((1, index), END))
 
 

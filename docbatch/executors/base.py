@@ -91,11 +91,28 @@ class JobControl(Protocol):
 class Executor(Protocol):
     """Runs jobs supervised somewhere and returns their results (see the module docstring)."""
 
-    name: str  # shown in the report and by `docbatch status`, e.g. "local" or "dask tcp://h:8786"
-    slots: int  # batches the runner keeps in flight at once
-    batch_target_s: float  # seconds of work a batch should carry: more where a hand-over costs more
-    writes_outputs: bool  # True: workers write outputs; False: results carry extractions
     stage_listener: StageListener | None  # set by the runner before the first batch
+
+    # Read-only: a class attribute, an instance attribute or a property all satisfy these.
+    @property
+    def name(self) -> str:
+        """Shown in the report and by `docbatch status`, e.g. "local" or "dask tcp://h:8786"."""
+        ...
+
+    @property
+    def slots(self) -> int:
+        """Batches the runner keeps in flight at once (1 or more)."""
+        ...
+
+    @property
+    def batch_target_s(self) -> float:
+        """Seconds of work a batch should carry: more where a hand-over costs more."""
+        ...
+
+    @property
+    def writes_outputs(self) -> bool:
+        """True: workers write the outputs; False: results carry extractions the coordinator writes."""
+        ...
 
     async def start(self) -> None:
         """Called once before the first job: start workers, connect to a cluster or broker.

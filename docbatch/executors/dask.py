@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from docbatch.errors import ConfigError, ExecutorLost
+from docbatch.executors.base import JobControl, OutputTarget, StageListener
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 CONNECT_TIMEOUT_S = 30
@@ -38,6 +38,9 @@ def dask_available() -> bool:
 
 class DaskExecutor:
     """Runs batches as Dask tasks on an existing cluster or on a LocalCluster it starts and stops."""
+
+    # The coordinator writes the outputs from the extractions the tasks send back.
+    writes_outputs = False
 
     def __init__(
         self,
@@ -57,9 +60,10 @@ class DaskExecutor:
         self.name = f"dask {address}" if address else f"dask-local:{local_workers or 'auto'}"
         # Tasks in flight: one per worker thread of a LocalCluster; for a cluster, -j (set it to the
         # cluster's thread count). A Dask task costs about 2 ms, so batches carry ~0.2 s of work.
-        self.slots = slots or local_workers
+        self.slots = slots or local_workers or 1
         self.batch_target_s = 0.2
-        self.stage_listener: Callable[[str, str], None] | None = None
+        self.stage_listener: StageListener | None = None
+        self._stopping = False
         self._client: Any = None
         self._cluster: Any = None
 
@@ -92,6 +96,15 @@ class DaskExecutor:
         workers = await self._client.run(lambda: None)  # fails fast when a worker is misconfigured
         _log.info("dask: %d workers at %s, dashboard %s", len(workers), address, self._client.dashboard_link)
 
+    @property
+    def job_control(self) -> JobControl | None:
+        """None: the jobs run on the Dask workers' machines, each under its own memory cap there."""
+        return None
+
+    def stop_admitting(self) -> None:
+        """Batches not yet submitted come back pending; a submitted task runs to its end."""
+        self._stopping = True
+
     def describe(self) -> dict[str, object]:
         """For `docbatch status`: the scheduler, how many workers it has now, and the dashboard."""
         if self._client is None:
@@ -106,10 +119,9 @@ class DaskExecutor:
             "dashboard": self._client.dashboard_link,
         }
 
-    async def run_batch(
-        self, specs: list[JobSpec], timeout_s: float, *, output: tuple[str, str] | None = None
-    ) -> list[JobResult]:
-        """One Dask task per batch; the outputs are written by the coordinator (``output`` is not used)."""
+    async def run_batch(self, specs: list[JobSpec], timeout_s: float, *, output: OutputTarget) -> list[JobResult]:
+        """One Dask task per batch; the outputs are written by the coordinator (only ``output.format``
+        is used: it says whether the processors render Markdown)."""
         from distributed import KilledWorker
 
         from docbatch.executors.dask_worker import run_on_dask_worker
@@ -117,7 +129,11 @@ class DaskExecutor:
         if self._client is None:
             raise RuntimeError("DaskExecutor.run_batch called before start()")
         # The coordinator writes the outputs; the format still tells the workers whether Markdown is needed.
-        batch = JobBatch(specs=specs, output_format=output[1] if output else "json")
+        if self._stopping:
+            return [
+                JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started") for spec in specs
+            ]
+        batch = JobBatch(specs=specs, output_format=output.format)
         if self.stage_listener is not None:
             for spec in specs:
                 self.stage_listener(spec.source_id, "running")

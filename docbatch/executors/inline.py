@@ -4,30 +4,53 @@ a hung processor cannot be killed here, so the timeout only stops waiting for it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
+from docbatch.executors.base import JobControl, OutputTarget, StageListener
 from docbatch.executors.worker import run_batch
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 
 class InlineExecutor:
-    name = "inline"
+    """The whole executor contract without processes: ``slots`` batches at once, each in a thread;
+    outputs written by the same code the workers use; no job control (nothing it could kill)."""
 
-    def __init__(self) -> None:
-        self.stage_listener: Callable[[str, str], None] | None = None
+    name = "inline"
+    batch_target_s = 0.05
+    writes_outputs = True
+
+    def __init__(self, slots: int = 2) -> None:
+        self.slots = slots
+        self.stage_listener: StageListener | None = None
+        self._stopping = False
+
+    @property
+    def job_control(self) -> JobControl | None:
+        return None
 
     async def start(self) -> None:
         return None
 
+    def stop_admitting(self) -> None:
+        self._stopping = True
+
+    def describe(self) -> dict[str, object]:
+        return {"executor": self.name}
+
     async def run_batch(
-        self, specs: list[JobSpec], timeout_s: float, *, output: tuple[str, str] | None = None
+        self, specs: list[JobSpec], timeout_s: float, *, output: OutputTarget | None = None
     ) -> list[JobResult]:
+        """Each job in a thread, one after the other; ``output`` None: the results carry extractions."""
         results = []
         for spec in specs:
+            if self._stopping:
+                results.append(JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started"))
+                continue
             if self.stage_listener is not None:
                 self.stage_listener(spec.source_id, "read")
             batch = JobBatch(
-                specs=[spec], output_root=output[0] if output else None, output_format=output[1] if output else "json"
+                specs=[spec],
+                output_root=output.root if output else None,
+                output_format=output.format if output else "json",
             )
             try:
                 (result,) = await asyncio.wait_for(asyncio.to_thread(run_batch, batch), timeout_s)
