@@ -121,7 +121,7 @@ class RunFlags:
             from docbatch.engine.stopping import FailureBudget
 
             FailureBudget.parse(self.max_failures)
-        from docbatch.executors.choice import parse_executor
+        from docbatch.executors.registry import parse_executor
 
         parse_executor(self.executor)  # a bad --executor is a usage error before anything starts
         try:

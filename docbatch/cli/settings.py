@@ -49,7 +49,7 @@ def _exec_template(text: str) -> None:
 
 
 def _executor(text: str) -> None:
-    from docbatch.executors.choice import parse_executor
+    from docbatch.executors.registry import parse_executor
 
     parse_executor(text)
 

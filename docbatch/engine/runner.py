@@ -35,7 +35,7 @@ from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
 from docbatch.errors import DocbatchError
 from docbatch.executors.base import Executor
-from docbatch.executors.choice import build_executor
+from docbatch.executors.registry import build_executor
 from docbatch.models import Document, ErrorKind, JobState, Priority, Skip
 from docbatch.report.progress import RunProgress
 
