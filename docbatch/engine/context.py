@@ -4,10 +4,8 @@ the count of documents still owed a final state (which decides when the slots ma
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from docbatch.checkpoint.recorder import LedgerRecorder
 from docbatch.config import QueueOrder, RunConfig
@@ -86,8 +84,3 @@ class RunContext:
         self.owed -= 1
         if self.owed == 0:
             self.settled.set()
-
-
-def printable(path: Path) -> str:
-    """Absolute (so retry-failed works from any folder) and printable (undecodable bytes escaped)."""
-    return os.fsencode(os.path.abspath(path)).decode("utf-8", errors="backslashreplace")

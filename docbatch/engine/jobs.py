@@ -7,14 +7,13 @@ import asyncio
 import itertools
 import time
 
-from docbatch.checkpoint.base import LedgerEvent
-from docbatch.engine.context import HOST, QueuedJob, RunContext, printable, queue_key
+from docbatch.checkpoint import events
+from docbatch.engine.context import HOST, QueuedJob, RunContext, queue_key
 from docbatch.engine.retry import compute_backoff, is_retryable
 from docbatch.errors import ExecutorLost
 from docbatch.executors.base import OutputTarget
 from docbatch.models import ErrorKind, JobRecord, JobResult, JobSpec, JobState
 from docbatch.outputs.writers import write_result
-from docbatch.serialization import dumps_compact
 
 # Retries sort after first tries of the same priority that were discovered before them.
 _retry_sequence = itertools.count(1 << 39)
@@ -38,20 +37,7 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
         attempt = job.plan.attempt + job.tries
         started = time.time()
         run.progress.on_started(document)
-        run.recorder.record(
-            LedgerEvent(
-                run_id=run.run_id,
-                source_id=document.source_id,
-                state=JobState.RUNNING,
-                at=started,
-                attempt=attempt,
-                path=printable(document.path),
-                size=document.size,
-                mtime_ns=document.mtime_ns,
-                priority=int(document.priority),
-                host=HOST,
-            )
-        )
+        run.recorder.record(events.started(run.run_id, document, attempt=attempt, host=HOST, at=started))
         if config.max_file_size_bytes is not None and document.size > config.max_file_size_bytes:
             result = JobResult(
                 source_id=document.source_id,
@@ -138,8 +124,7 @@ def _settle(run: RunContext, job: QueuedJob, attempt: int, result: JobResult, st
         # again, and not an attempt.
         run.progress.active.pop(document.source_id, None)
         message = result.message if result.environment else "not started: the run stopped"
-        run.recorder.record(LedgerEvent(run_id=run.run_id, source_id=document.source_id, state=JobState.PENDING,
-                                        at=finished, attempt=0, message=message))  # fmt: skip
+        run.recorder.record(events.pending_again(run.run_id, document.source_id, message, finished))
         run.settle()
         return
     if result.message:
@@ -155,7 +140,7 @@ def _settle(run: RunContext, job: QueuedJob, attempt: int, result: JobResult, st
     result.times.settle_dispatch(record.duration_s)
     if run.governor is not None and document.source_id in run.governor.stats.job_peaks:
         result.peak_rss_bytes = run.governor.stats.job_peaks.pop(document.source_id)
-    run.recorder.record(_final_event(run, record, job.plan.recipe_hash))
+    run.recorder.record(events.finished(run.run_id, record, recipe_hash=job.plan.recipe_hash, host=HOST))
     if _should_retry(run, record, job.tries):
         run.progress.on_retry(record)
         _schedule_retry(run, job, attempt)
@@ -195,39 +180,3 @@ def _schedule_retry(run: RunContext, job: QueuedJob, failed_tries: int) -> None:
 
     handle = asyncio.get_running_loop().call_later(delay, requeue)
     run.retry_timers.add(handle)
-
-
-def _final_event(run: RunContext, record: JobRecord, recipe: str) -> LedgerEvent:
-    result = record.result
-    times = result.times
-    details = {
-        "times": {
-            "dispatch_s": times.dispatch_s,
-            "read_s": times.read_s,
-            "detect_s": times.detect_s,
-            "extract_s": times.extract_s,
-            "transform_s": times.transform_s,
-            "write_s": times.write_s,
-        },
-        "peak_rss_bytes": result.peak_rss_bytes,
-        "processor": result.processor_version,
-    }
-    if result.stderr_bytes:  # only then: a million quiet documents add nothing to the ledger
-        details["stderr"], details["stderr_bytes"] = result.stderr_tail, result.stderr_bytes
-    return LedgerEvent(
-        run_id=run.run_id,
-        source_id=record.document.source_id,
-        state=result.state,
-        at=record.finished_at,
-        attempt=record.attempt,
-        sha256=result.sha256,
-        kind=result.kind,
-        recipe_hash=recipe,
-        error_kind=result.error_kind.value if result.error_kind else None,
-        message=result.message,
-        output_path=record.output_path,
-        pid=result.pid,
-        host=HOST,
-        duration_s=record.duration_s,
-        details=dumps_compact(details).decode(),
-    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from docbatch.checkpoint.base import LedgerEvent
+from docbatch.checkpoint import events
 from docbatch.discovery import DiscoveryFailure
-from docbatch.engine.context import RunContext, printable
+from docbatch.engine.context import RunContext
 from docbatch.models import Document, ErrorKind, JobRecord, JobResult, JobState, Priority
 
 
@@ -17,19 +17,7 @@ def fail_before_handover(run: RunContext, document: Document, kind: ErrorKind, m
     if ledger_id != document.source_id:
         document = document.model_copy(update={"source_id": ledger_id})
     result = JobResult(source_id=ledger_id, state=JobState.DEAD, error_kind=kind, message=message)
-    run.recorder.record(
-        LedgerEvent(
-            run_id=run.run_id,
-            source_id=ledger_id,
-            state=JobState.DEAD,
-            at=now,
-            path=printable(document.path),
-            size=document.size or None,
-            mtime_ns=document.mtime_ns or None,
-            error_kind=kind.value,
-            message=message,
-        )
-    )
+    run.recorder.record(events.refused(run.run_id, document, kind, message, now))
     run.progress.on_finished(JobRecord(document=document, result=result, attempt=0, started_at=now, finished_at=now))
 
 

@@ -15,7 +15,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from docbatch.checkpoint.base import LedgerEvent, RunRecord
+from docbatch.checkpoint import events
+from docbatch.checkpoint.base import RunRecord
 from docbatch.checkpoint.lock import OutputLock, StateLock
 from docbatch.checkpoint.reader import LedgerReader
 from docbatch.checkpoint.recorder import LedgerRecorder
@@ -25,7 +26,7 @@ from docbatch.discovery import Discovered, DiscoveryFailure, check_inputs, check
 from docbatch.engine.batching import BatchSizer
 from docbatch.engine.claims import written_files
 from docbatch.engine.conclusion import RunOutcome, conclude
-from docbatch.engine.context import END, HOST, QueuedJob, RunContext, printable, queue_key
+from docbatch.engine.context import END, HOST, QueuedJob, RunContext, queue_key
 from docbatch.engine.folders import check_output_folder, check_state_folder
 from docbatch.engine.heartbeat import note_executor, publish_heartbeats
 from docbatch.engine.jobs import process_batch
@@ -285,16 +286,7 @@ async def _admit(run: RunContext, item: Discovered, sequence: int) -> None:
         return
     if isinstance(item, Skip):
         run.progress.on_skipped(item)
-        run.recorder.record(
-            LedgerEvent(
-                run_id=run.run_id,
-                source_id=item.source_id,
-                state=JobState.SKIPPED,
-                at=time.time(),
-                path=printable(item.path),
-                message=item.reason,
-            )
-        )
+        run.recorder.record(events.skipped(run.run_id, item, time.time()))
         return
     item = _apply_priority_rules(run, item)
     run.progress.on_discovered(item)
@@ -311,18 +303,7 @@ async def _admit(run: RunContext, item: Discovered, sequence: int) -> None:
         assert previous is not None
         run.progress.on_still_dead(item, previous.error_kind or "internal", previous.message or "", previous.attempts)
         # Recorded in this run too, so that `docbatch retry-failed` of this run finds it.
-        run.recorder.record(
-            LedgerEvent(
-                run_id=run.run_id,
-                source_id=item.source_id,
-                state=JobState.DEAD,
-                at=time.time(),
-                attempt=previous.attempts,
-                error_kind=previous.error_kind,
-                message=previous.message,
-                recipe_hash=plan.recipe_hash,
-            )
-        )
+        run.recorder.record(events.still_dead(run.run_id, previous, recipe_hash=plan.recipe_hash, at=time.time()))
         return
     run.owe()
     await run.queue.put((queue_key(item, sequence, run.config.pool.order), QueuedJob(item, plan)))
@@ -372,13 +353,8 @@ def _cancel_active(run: RunContext) -> None:
         started = job.stage != "queued"
         if started:
             run.progress.states[JobState.CANCELLED.value] += 1
-        run.recorder.record(
-            LedgerEvent(
-                run_id=run.run_id,
-                source_id=job.source_id,
-                state=JobState.CANCELLED if started else JobState.PENDING,
-                at=now,
-                attempt=0,
-                message=f"run stopped: {run.stopper.reason or 'cancelled'}" + ("" if started else " before it started"),
-            )
-        )
+        message = f"run stopped: {run.stopper.reason or 'cancelled'}"
+        if started:
+            run.recorder.record(events.cancelled(run.run_id, job.source_id, message, now))
+        else:
+            run.recorder.record(events.pending_again(run.run_id, job.source_id, message + " before it started", now))
