@@ -1,8 +1,14 @@
-"""The ledger contract: every run and every job state change, the single source of truth."""
+"""The ledger contract: every run and every job state change, the single source of truth.
+
+A run writes through a ``Ledger`` and its planner reads through a ``LedgerLookup``; a ``LedgerStore``
+opens both for a state folder. Two stores exist: SQLite (checkpoint/stores.py, the default) and one
+in memory (checkpoint/memory.py, for fast tests of the engine and the server).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from docbatch.models import JobState
@@ -48,8 +54,35 @@ class RunRecord:
     parent_run_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    """A document's current state in the ledger (``state``: a JobState value; ``attempts``: tries
+    started over all runs; ``path``: the source file as last recorded, absolute)."""
+
+    source_id: str
+    state: str
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+    recipe_hash: str | None
+    attempts: int
+    last_run_id: str | None
+    error_kind: str | None
+    message: str | None
+    path: str | None
+    priority: int | None = None
+
+
 class Ledger(Protocol):
-    """Storage for runs and job events. Called from one writer at a time; readers never block it."""
+    """Storage for runs and job events. Called from one writer at a time; readers never block it.
+
+    Every method may raise EnvironmentFailed (exit 5) when the machine refuses the write (disk full,
+    read-only); the run then stops as an environment failure."""
+
+    @property
+    def path(self) -> Path:
+        """Where the ledger lives (shown in the run report)."""
+        ...
 
     def begin_run(self, run: RunRecord) -> None:
         """Record that a run started."""
@@ -69,5 +102,37 @@ class Ledger(Protocol):
     ) -> None:
         """Record how a run ended."""
 
+    def heartbeat(self, run_id: str, at: float, counts_json: str) -> None:
+        """Publish a live run's counters (``at``: time.time() seconds) for `docbatch status`."""
+
     def close(self) -> None:
         """Release the database."""
+
+
+class LedgerLookup(Protocol):
+    """What the planner reads of the ledger while a run writes it."""
+
+    def document(self, source_id: str) -> DocumentRow | None:
+        """The current row of ``source_id``, None if never seen."""
+        ...
+
+    def output_owners(self, key: str, source_id: str) -> list[tuple[str, str | None, str]]:
+        """Other documents recorded with the output file ``key`` (a real path, matched without ASCII
+        case): (source_id, source path, key) each."""
+        ...
+
+    def close(self) -> None:
+        """Release what the lookups hold."""
+
+
+class LedgerStore(Protocol):
+    """Opens a run's ledger for a state folder: its writer first, then the planner's lookups."""
+
+    def open_writer(self, state_dir: Path) -> Ledger:
+        """The ledger of ``state_dir`` (created when missing); raises LedgerUnusable (exit 5) when it
+        cannot be opened or written."""
+        ...
+
+    def open_reader(self, state_dir: Path) -> LedgerLookup:
+        """Lookups into the ledger ``open_writer`` opened; never blocked by its writes."""
+        ...

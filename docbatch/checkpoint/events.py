@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from docbatch.checkpoint.base import LedgerEvent
-from docbatch.checkpoint.reader import DocumentRow
+from docbatch.checkpoint.base import DocumentRow, LedgerEvent
 from docbatch.models import Document, ErrorKind, JobRecord, JobState, Skip
 from docbatch.serialization import dumps_compact
 

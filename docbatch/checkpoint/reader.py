@@ -9,26 +9,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from docbatch.checkpoint.base import DocumentRow as DocumentRow  # re-exported: the rows status and retry read
 from docbatch.checkpoint.sqlite import LEDGER_FILE, READABLE_VERSIONS, SCHEMA_VERSION, ledger_problem
 from docbatch.errors import LedgerError, LedgerUnusable
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentRow:
-    """A document's current state in the ledger."""
-
-    source_id: str
-    state: str
-    size: int | None
-    mtime_ns: int | None
-    sha256: str | None
-    recipe_hash: str | None
-    attempts: int
-    last_run_id: str | None
-    error_kind: str | None
-    message: str | None
-    path: str | None
-    priority: int | None = None
 
 
 class LedgerReader:
@@ -55,7 +38,7 @@ class LedgerReader:
         ledger is damaged (a page that no longer reads as SQLite)."""
         rows = self.query(
             "SELECT source_id, state, size, mtime_ns, sha256, recipe_hash, attempts, last_run_id, error_kind, "
-            "message, path FROM documents WHERE source_id = ?",
+            "message, path, priority FROM documents WHERE source_id = ?",
             (source_id,),
         )
         return DocumentRow(*rows[0]) if rows else None  # type: ignore[arg-type]

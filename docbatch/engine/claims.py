@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from docbatch.checkpoint.reader import LedgerReader
+from docbatch.checkpoint.base import LedgerLookup
 from docbatch.config import OutputFormat
 from docbatch.discovery import display_name
 from docbatch.errors import DocumentError
@@ -57,7 +57,7 @@ def _same_source(recorded: str | None, path: Path) -> bool:
 class OutputClaims:
     """The outputs claimed in this run, and the ledger's record of earlier ones."""
 
-    def __init__(self, root: Path, fmt: OutputFormat, reader: LedgerReader | None) -> None:
+    def __init__(self, root: Path, fmt: OutputFormat, reader: LedgerLookup | None) -> None:
         self._root = root
         self._format = fmt
         self._reader = reader

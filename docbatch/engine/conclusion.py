@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from docbatch.checkpoint.sqlite import SqliteLedger
+from docbatch.checkpoint.base import Ledger
 from docbatch.engine.context import RunContext
 from docbatch.errors import EnvironmentFailed, ExitCode, environment_problem
 from docbatch.outputs.reports import run_report_path, write_run_report
@@ -35,7 +35,7 @@ class RunOutcome:
     report_written: bool = True
 
 
-async def conclude(run: RunContext, ledger: SqliteLedger, status: str, cpu_before: os.times_result) -> RunOutcome:
+async def conclude(run: RunContext, ledger: Ledger, status: str, cpu_before: os.times_result) -> RunOutcome:
     """Write the report and the run's end in the ledger. Either failing (a full disk) makes the run an
     environment failure (exit 5) that says so in one line; it never ends in a traceback."""
     report = build_report(
@@ -88,7 +88,7 @@ def write_report(root: Path, run_id: str, report: RunReport, latest: bool) -> OS
 
 
 def record_finish(
-    ledger: SqliteLedger, run_id: str, report: RunReport, report_path: Path | None, counts_json: str
+    ledger: Ledger, run_id: str, report: RunReport, report_path: Path | None, counts_json: str
 ) -> str | None:
     """Record the run's end in the ledger (``report_path`` None: no report was written) and close it;
     None when done, else the ledger's problem."""

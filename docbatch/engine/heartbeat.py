@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from docbatch.checkpoint.sqlite import SqliteLedger
+from docbatch.checkpoint.base import Ledger
 from docbatch.engine.context import RunContext
 from docbatch.errors import EnvironmentFailed
 from docbatch.serialization import dumps_compact
@@ -17,7 +17,7 @@ from docbatch.serialization import dumps_compact
 HEARTBEAT_INTERVAL_S = 1.0
 
 
-async def publish_heartbeats(run: RunContext, ledger: SqliteLedger) -> None:
+async def publish_heartbeats(run: RunContext, ledger: Ledger) -> None:
     """Publish the live counters for `docbatch status` about once a second."""
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)

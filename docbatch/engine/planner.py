@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from docbatch.checkpoint.reader import DocumentRow, LedgerReader
+from docbatch.checkpoint.base import DocumentRow, LedgerLookup
 from docbatch.config import RunConfig
 from docbatch.engine.claims import OutputClaims
 from docbatch.errors import DocumentError
@@ -43,7 +43,7 @@ class Plan:
 
 
 class Planner:
-    def __init__(self, config: RunConfig, reader: LedgerReader | None) -> None:
+    def __init__(self, config: RunConfig, reader: LedgerLookup | None) -> None:
         self._config = config
         self._reader = reader
         self._all_versions = _all_processor_versions()

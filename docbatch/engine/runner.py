@@ -16,11 +16,10 @@ import time
 from collections.abc import Iterator
 
 from docbatch.checkpoint import events
-from docbatch.checkpoint.base import RunRecord
+from docbatch.checkpoint.base import Ledger, LedgerLookup, LedgerStore, RunRecord
 from docbatch.checkpoint.lock import OutputLock, StateLock
-from docbatch.checkpoint.reader import LedgerReader
 from docbatch.checkpoint.recorder import LedgerRecorder
-from docbatch.checkpoint.sqlite import SqliteLedger
+from docbatch.checkpoint.stores import SqliteStore
 from docbatch.config import RunConfig
 from docbatch.discovery import Discovered, DiscoveryFailure, check_inputs, check_manifests, discover
 from docbatch.engine.batching import BatchSizer
@@ -59,9 +58,16 @@ def _log_start(run_id: str, config: RunConfig) -> None:
 
 
 async def run_batch(
-    config: RunConfig, *, executor: Executor | None = None, progress: RunProgress | None = None
+    config: RunConfig,
+    *,
+    executor: Executor | None = None,
+    progress: RunProgress | None = None,
+    ledger_store: LedgerStore | None = None,
 ) -> RunOutcome:
     """Process every document of ``config`` that needs it and return the report.
+
+    ``executor``: None builds the one ``config.executor`` names (executors/registry.py);
+    ``ledger_store``: where the ledger is kept, SQLite in the state folder unless told otherwise.
 
     Never raises for a bad document. Raises StateLocked when another run holds the state or output
     folder; ConfigError when a PATH is the output or state folder or lies inside it, when the output
@@ -86,7 +92,7 @@ async def run_batch(
         output_lock = OutputLock(config.output.root, config.state_dir)
         await asyncio.to_thread(output_lock.acquire, config.wait_lock_s)
         try:
-            return await _run_locked(config, executor, progress, output_lock)
+            return await _run_locked(config, executor, progress, output_lock, ledger_store or SqliteStore())
         finally:
             output_lock.release()
     finally:
@@ -94,68 +100,32 @@ async def run_batch(
 
 
 async def _run_locked(
-    config: RunConfig, executor: Executor | None, progress: RunProgress | None, output_lock: OutputLock
+    config: RunConfig,
+    executor: Executor | None,
+    progress: RunProgress | None,
+    output_lock: OutputLock,
+    store: LedgerStore,
 ) -> RunOutcome:
-    budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
-    ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
+    ledger = await asyncio.to_thread(store.open_writer, config.state_dir)
     await asyncio.to_thread(output_lock.claim)
-    reader = LedgerReader.open(config.state_dir)
-    executor = executor or build_executor(config)
-    stopper = StopController(config.grace_s, running_count=lambda: len(run.progress.running_jobs()))
-    run = RunContext(
-        config=config,
-        run_id=new_run_id(),
-        executor=executor,
-        recorder=LedgerRecorder(ledger, on_failure=lambda error: stopper.fail(str(error))),
-        progress=progress or RunProgress(),
-        planner=Planner(config, reader),
-        stopper=stopper,
-        failure_budget=budget,
-        queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
-    )
-    job_control = executor.job_control
-    if job_control is not None and (
-        config.memory_limit_bytes or config.memory_per_job_bytes or config.free_memory_floor_bytes
-    ):
-        # Only when a limit is set: sampling process trees costs about a core-percent per job. Without
-        # it, each job's peak is its worker's high-water mark (getrusage).
-        run.governor = MemoryGovernor(
-            job_control,
-            limit_bytes=config.memory_limit_bytes,
-            per_job_bytes=config.memory_per_job_bytes,
-            free_floor_bytes=config.free_memory_floor_bytes,
-            concurrency=config.pool.concurrency,
-        )
+    reader = store.open_reader(config.state_dir)
+    run = _new_run(config, executor or build_executor(config), progress, ledger, reader)
     cpu_before = os.times()
     try:  # the first write: a ledger that refuses writes stops the run here, before the batch (exit 5)
-        ledger.begin_run(
-            RunRecord(
-                run_id=run.run_id,
-                started_at=run.progress.started_at,
-                pid=os.getpid(),
-                host=HOST,
-                command=" ".join(config.command),
-                # Absolute, so that status, report, prune and retry-failed work from any folder.
-                config_json=config.with_absolute_paths().model_dump_json(),
-                output_dir=os.path.abspath(config.output.root),
-                executor=executor.name,
-                parent_run_id=config.parent_run_id,
-            )
-        )
+        ledger.begin_run(_run_record(run))
     except BaseException:
         reader.close()
         ledger.close()
         raise
     _log_start(run.run_id, config)
-    executor.stage_listener = run.progress.on_stage
+    run.executor.stage_listener = run.progress.on_stage
     # An executor whose hand-over costs more (a Dask task: ~2 ms) sends bigger batches.
-    run.batching = BatchSizer(executor.batch_target_s)
+    run.batching = BatchSizer(run.executor.batch_target_s)
     run.progress.memory_limit_bytes = config.memory_limit_bytes
     run.recorder.start()
     run.stopper.install_signal_handlers()
     cancel_deadline = schedule_deadline(run.stopper, config.max_runtime_s)
     heartbeat = asyncio.create_task(publish_heartbeats(run, ledger), name="heartbeat")
-    status = "finished"
     try:
         await _process_all(run)
     except asyncio.CancelledError:
@@ -165,26 +135,89 @@ async def _run_locked(
         cancel_deadline()
         run.stopper.remove_signal_handlers()
         heartbeat.cancel()
-        for timer in run.retry_timers:
-            timer.cancel()
-        if run.governor is not None:
-            await run.governor.stop()
-            run.progress.throttled, run.progress.throttled_s = False, run.governor.throttled_s
-        note_executor(run)  # as it was at the end, kept in the run's final counters
-        # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
-        await asyncio.shield(executor.close(cancel=run.stopper.reason is not None))
-        _cancel_active(run)
-        await run.recorder.close()
+        await _wind_down(run)
         reader.close()
-    if run.stopper.reason is not None:
-        status = "cancelled" if run.stopper.hard else "interrupted"
-    if run.discovery_error:
-        status = "failed"
-    outcome = await conclude(run, ledger, status, cpu_before)
+    outcome = await conclude(run, ledger, _final_status(run), cpu_before)
     if run.discovery_error:
         error = run.discovery_error[0]
         raise error if isinstance(error, DocbatchError) else DocbatchError(f"discovery failed: {error}")
     return outcome
+
+
+def _new_run(
+    config: RunConfig, executor: Executor, progress: RunProgress | None, ledger: Ledger, reader: LedgerLookup
+) -> RunContext:
+    """The shared state of a run about to start (nothing runs yet)."""
+    stopper = StopController(config.grace_s, running_count=lambda: len(run.progress.running_jobs()))
+    run = RunContext(
+        config=config,
+        run_id=new_run_id(),
+        executor=executor,
+        recorder=LedgerRecorder(ledger, on_failure=lambda error: stopper.fail(str(error))),
+        progress=progress or RunProgress(),
+        planner=Planner(config, reader),
+        stopper=stopper,
+        failure_budget=FailureBudget.parse(config.max_failures) if config.max_failures else None,
+        queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
+        governor=_memory_governor(config, executor),
+    )
+    return run
+
+
+def _memory_governor(config: RunConfig, executor: Executor) -> MemoryGovernor | None:
+    """A governor when a memory limit is set and the executor offers job control (a cluster governs
+    memory on its own side). Only then: sampling process trees costs about a core-percent per job;
+    without it, each job's peak is its worker's high-water mark (getrusage)."""
+    job_control = executor.job_control
+    limited = config.memory_limit_bytes or config.memory_per_job_bytes or config.free_memory_floor_bytes
+    if job_control is None or not limited:
+        return None
+    return MemoryGovernor(
+        job_control,
+        limit_bytes=config.memory_limit_bytes,
+        per_job_bytes=config.memory_per_job_bytes,
+        free_floor_bytes=config.free_memory_floor_bytes,
+        concurrency=config.pool.concurrency,
+    )
+
+
+def _run_record(run: RunContext) -> RunRecord:
+    config = run.config
+    return RunRecord(
+        run_id=run.run_id,
+        started_at=run.progress.started_at,
+        pid=os.getpid(),
+        host=HOST,
+        command=" ".join(config.command),
+        # Absolute, so that status, report, prune and retry-failed work from any folder.
+        config_json=config.with_absolute_paths().model_dump_json(),
+        output_dir=os.path.abspath(config.output.root),
+        executor=run.executor.name,
+        parent_run_id=config.parent_run_id,
+    )
+
+
+async def _wind_down(run: RunContext) -> None:
+    """After the slots have left: stop timers and the governor, close the executor, record what was
+    still active, and flush the ledger."""
+    for timer in run.retry_timers:
+        timer.cancel()
+    if run.governor is not None:
+        await run.governor.stop()
+        run.progress.throttled, run.progress.throttled_s = False, run.governor.throttled_s
+    note_executor(run)  # as it was at the end, kept in the run's final counters
+    # Shielded: the pool must be stopped and the ledger flushed even when the run is cancelled.
+    await asyncio.shield(run.executor.close(cancel=run.stopper.reason is not None))
+    _cancel_active(run)
+    await run.recorder.close()
+
+
+def _final_status(run: RunContext) -> str:
+    if run.discovery_error:
+        return "failed"
+    if run.stopper.reason is not None:
+        return "cancelled" if run.stopper.hard else "interrupted"
+    return "finished"
 
 
 async def _process_all(run: RunContext) -> None:
