@@ -1,11 +1,12 @@
-"""A batch of documents' tries: dispatch to the executor (whose workers also write the outputs), record
-each outcome, and put a retryable failure back in the queue after an exponential backoff with jitter."""
+"""A batch of documents' tries: hand them to the executor, write the outputs it leaves to the coordinator,
+record each outcome, and put a retryable failure back in the queue after an exponential backoff with jitter."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
+from dataclasses import dataclass
 
 from docbatch.checkpoint import events
 from docbatch.engine.context import HOST, QueuedJob, RunContext, queue_key
@@ -20,10 +21,18 @@ _retry_sequence = itertools.count(1 << 39)
 _requeueing: set[asyncio.Future[None]] = set()
 
 
-async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
-    """Run one try of each document (in one worker, one after the other); a retryable failure goes back
-    to the queue after a backoff."""
-    config = run.config
+@dataclass(frozen=True, slots=True)
+class _Try:
+    """One document's try in a batch: its queue entry, its attempt number over all runs, its spec."""
+
+    job: QueuedJob
+    attempt: int
+    spec: JobSpec
+
+
+async def try_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
+    """Run one try of each document (in one worker, one after the other), record each outcome, and put
+    a retryable failure back in the queue after a backoff."""
     await run.recorder.room()  # the ledger far behind: wait rather than pile up events in memory
     if run.governor is not None:
         # Before the jobs count as running: waiting for memory is neither a job's time nor its dispatch.
@@ -31,7 +40,19 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
         await run.governor.admit()
         if run.stopper.draining.is_set():
             return  # stopped while waiting: these documents stay pending, as queued ones do
-    tries: list[tuple[QueuedJob, int, JobSpec]] = []
+    tries = _start_tries(run, jobs)
+    if not tries:
+        return
+    submitted = time.time()
+    run.progress.on_batch(len(tries))
+    results = await _hand_over(run, [one.spec for one in tries])
+    await _settle_batch(run, tries, results, submitted)
+
+
+def _start_tries(run: RunContext, jobs: list[QueuedJob]) -> list[_Try]:
+    """Record each document as running; one over --max-file-size dies here, the others get a spec."""
+    config = run.config
+    tries: list[_Try] = []
     for job in jobs:
         document = job.document
         attempt = job.plan.attempt + job.tries
@@ -56,47 +77,48 @@ async def process_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
             exec_template=config.exec_template,
             token=None,
         )
-        tries.append((job, attempt, spec))
-    if not tries:
-        return
-    submitted = time.time()
-    specs = [spec for _, _, spec in tries]
-    run.progress.on_batch(len(specs))
+        tries.append(_Try(job, attempt, spec))
+    return tries
+
+
+async def _hand_over(run: RunContext, specs: list[JobSpec]) -> list[JobResult]:
+    """The executor's results for ``specs``; an executor that fails the whole batch gives each job the
+    same failure (a lost executor also stops the run)."""
+    config = run.config
     try:
         executor = await run.ensure_executor()
         output = OutputTarget(str(config.output.root), config.output.format.value)
-        results = await executor.run_batch(specs, config.pool.timeout_s, output=output)
+        return await executor.run_batch(specs, config.pool.timeout_s, output=output)
     except asyncio.CancelledError:
         raise
     except ExecutorLost as error:
         # Nothing can run any more: stop the run (interrupted, resumable); these jobs were not done.
         run.stopper.request(str(error))
-        results = [
-            JobResult(source_id=spec.source_id, state=JobState.CANCELLED, error_kind=ErrorKind.INTERNAL,
-                      message=str(error))
-            for spec in specs
-        ]  # fmt: skip
+        return [_batch_failure(spec, JobState.CANCELLED, str(error)) for spec in specs]
     except Exception as error:  # a bug in an executor must not stop the other documents
-        results = [
-            JobResult(
-                source_id=spec.source_id,
-                state=JobState.FAILED,
-                error_kind=ErrorKind.INTERNAL,
-                message=f"executor error: {type(error).__name__}: {error}",
-            )
-            for spec in specs
-        ]
+        message = f"executor error: {type(error).__name__}: {error}"
+        return [_batch_failure(spec, JobState.FAILED, message) for spec in specs]
+
+
+def _batch_failure(spec: JobSpec, state: JobState, message: str) -> JobResult:
+    return JobResult(source_id=spec.source_id, state=state, error_kind=ErrorKind.INTERNAL, message=message)
+
+
+async def _settle_batch(run: RunContext, tries: list[_Try], results: list[JobResult], submitted: float) -> None:
+    """Write the outputs the executor left to the coordinator, then settle each try with its share of
+    the batch's wall time (``submitted``: time.time() of the hand-over)."""
+    config = run.config
     for result in results:
         if result.started_at:
             run.batching.observe(result.finished_at - result.started_at)
     queued = min(results[0].queued_s, time.time() - submitted) if results else 0.0
     spans = _job_spans(results, time.time() - submitted - queued)
     moment = submitted + queued
-    for (job, attempt, _), result, span in zip(tries, results, spans, strict=True):
+    for one, result, span in zip(tries, results, spans, strict=True):
         if result.state is JobState.SUCCEEDED and not run.executor.writes_outputs and result.extraction is not None:
             # An executor that sends extractions back (Dask): the outputs are written here.
-            await asyncio.to_thread(write_result, job.document, result, config.output.root, config.output.format)
-        _settle(run, job, attempt, result, moment, moment + span)
+            await asyncio.to_thread(write_result, one.job.document, result, config.output.root, config.output.format)
+        _settle(run, one.job, one.attempt, result, moment, moment + span)
         moment += span
 
 

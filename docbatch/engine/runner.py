@@ -28,7 +28,7 @@ from docbatch.engine.conclusion import RunOutcome, conclude
 from docbatch.engine.context import END, HOST, QueuedJob, RunContext, queue_key
 from docbatch.engine.folders import check_output_folder, check_state_folder
 from docbatch.engine.heartbeat import note_executor, publish_heartbeats
-from docbatch.engine.jobs import process_batch
+from docbatch.engine.jobs import try_batch
 from docbatch.engine.planner import Planner, Verdict
 from docbatch.engine.refusals import fail_before_handover, fail_unreadable
 from docbatch.engine.resources import MemoryGovernor
@@ -355,7 +355,7 @@ async def _slot(run: RunContext) -> None:
         if item is END or run.stopper.draining.is_set():
             return  # a document taken after a stop request stays pending
         assert isinstance(item, QueuedJob)
-        await process_batch(run, _fill_batch(run, item))
+        await try_batch(run, _fill_batch(run, item))
         # This run's failures only: documents carried over dead from earlier runs do not spend the budget.
         if run.failure_budget and run.failure_budget.exceeded(run.progress.new_failures, run.progress.processed):
             run.stopper.request(f"--max-failures {run.config.max_failures} reached")

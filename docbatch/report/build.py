@@ -52,32 +52,13 @@ def build_report(
     *,
     environment_failed: bool = False,
 ) -> RunReport:
-    """The report of a run that has ended; ``environment_failed`` when the machine stopped it (exit 5)."""
+    """The report of a run that has ended; ``environment_failed`` when the machine stopped it (exit 5).
+
+    ``cpu_before``: ``os.times()`` at the run's start (CPU utilisation is measured from there);
+    ``memory``: the memory governor's figures, None when no governor ran."""
     finished_at = time.time()
     wall_s = max(finished_at - progress.started_at, 1e-9)
-    states = progress.states
-    finished = sum(states.values())
-    counts = Counts(
-        discovered=progress.discovered,
-        succeeded=states[JobState.SUCCEEDED.value],
-        skipped=states[JobState.SKIPPED.value],
-        failed=states[JobState.FAILED.value],
-        dead=states[JobState.DEAD.value],
-        dead_carried_over=progress.dead_carried_over,
-        cancelled=states[JobState.CANCELLED.value],
-        pending=max(0, progress.discovered - finished),
-    )
-    stages = progress.stage_totals
-    busiest: dict[str, tuple[float, str]] = {}
-    for kind, by_stage in progress.stage_times.items():
-        for stage, histogram in by_stage.items():
-            if histogram.total > busiest.get(stage, (-1.0, ""))[0]:
-                busiest[stage] = (histogram.total, kind)
-    found = find_bottleneck(
-        {stage: histogram.total for stage, histogram in stages.items()}, {s: k for s, (_, k) in busiest.items()}
-    )
-    cpu_after = os.times()
-    cpu_s = sum(after - before for after, before in zip(cpu_after[:4], cpu_before[:4], strict=True))
+    counts = _counts(progress)
     processed = progress.processed  # not the skipped documents, nor the dead ones carried over unread
     return RunReport(
         run_id=run_id,
@@ -100,12 +81,12 @@ def build_report(
             pages_per_s=round(progress.pages_done / wall_s, 3),
         ),
         durations=progress.durations.distribution(),
-        stages={stage: histogram.distribution() for stage, histogram in stages.items()},
+        stages={stage: histogram.distribution() for stage, histogram in progress.stage_totals.items()},
         stages_by_type={
             kind: {stage: histogram.distribution() for stage, histogram in by_stage.items()}
             for kind, by_stage in sorted(progress.stage_times.items())
         },
-        bottleneck=Bottleneck(stage=found[0], share=found[1], reason=found[2]) if found else None,
+        bottleneck=_bottleneck(progress),
         slowest=progress.slowest,
         failures=progress.failures,
         skipped=progress.skips,
@@ -114,17 +95,55 @@ def build_report(
         retries=progress.retries,
         batches=progress.batches,
         largest_batch=progress.largest_batch,
-        resources=Resources(
-            peak_worker_rss_bytes=progress.peak_worker_rss_bytes,
-            peak_workers_total_bytes=memory.peak_tree_bytes if memory else 0,
-            free_memory_low_bytes=memory.free_low_bytes if memory else None,
-            throttled_s=round(memory.throttled_s, 3) if memory else 0.0,
-            throttle_events=memory.throttle_events if memory else 0,
-            pressure_kills=memory.pressure_kills if memory else 0,
-            coordinator_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            cpu_utilisation=round(cpu_s / wall_s / default_concurrency(), 3),
-        ),
+        resources=_resources(progress, memory, cpu_before, wall_s),
         output_dir=str(config.output.root),
         ledger=str(ledger_path),
         timeline=progress.timeline,
+    )
+
+
+def _counts(progress: RunProgress) -> Counts:
+    """Documents by final state; those discovered without one are pending, so the counts reconcile."""
+    states = progress.states
+    finished = sum(states.values())
+    return Counts(
+        discovered=progress.discovered,
+        succeeded=states[JobState.SUCCEEDED.value],
+        skipped=states[JobState.SKIPPED.value],
+        failed=states[JobState.FAILED.value],
+        dead=states[JobState.DEAD.value],
+        dead_carried_over=progress.dead_carried_over,
+        cancelled=states[JobState.CANCELLED.value],
+        pending=max(0, progress.discovered - finished),
+    )
+
+
+def _bottleneck(progress: RunProgress) -> Bottleneck | None:
+    """The stage that took the most time, with the document type that spent most in it."""
+    busiest: dict[str, tuple[float, str]] = {}
+    for kind, by_stage in progress.stage_times.items():
+        for stage, histogram in by_stage.items():
+            if histogram.total > busiest.get(stage, (-1.0, ""))[0]:
+                busiest[stage] = (histogram.total, kind)
+    found = find_bottleneck(
+        {stage: histogram.total for stage, histogram in progress.stage_totals.items()},
+        {stage: kind for stage, (_, kind) in busiest.items()},
+    )
+    return Bottleneck(stage=found[0], share=found[1], reason=found[2]) if found else None
+
+
+def _resources(
+    progress: RunProgress, memory: MemoryStats | None, cpu_before: os.times_result, wall_s: float
+) -> Resources:
+    cpu_after = os.times()
+    cpu_s = sum(after - before for after, before in zip(cpu_after[:4], cpu_before[:4], strict=True))
+    return Resources(
+        peak_worker_rss_bytes=progress.peak_worker_rss_bytes,
+        peak_workers_total_bytes=memory.peak_tree_bytes if memory else 0,
+        free_memory_low_bytes=memory.free_low_bytes if memory else None,
+        throttled_s=round(memory.throttled_s, 3) if memory else 0.0,
+        throttle_events=memory.throttle_events if memory else 0,
+        pressure_kills=memory.pressure_kills if memory else 0,
+        coordinator_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        cpu_utilisation=round(cpu_s / wall_s / default_concurrency(), 3),
     )

@@ -61,7 +61,48 @@ def _td(value: object, css: str = "") -> str:
 
 
 def render_html(report: RunReport) -> str:
+    """The run report as one self-contained HTML page (no external assets): cards, charts over time,
+    stage and type tables, the slowest documents and a filterable list of failures."""
+    resources = report.resources
+    waited = memory_wait(resources.throttled_s, report.wall_s, resources.throttle_events)
+    bottleneck = (
+        f"<p><b>Bottleneck:</b> {escape(report.bottleneck.reason)}</p>" if report.bottleneck is not None else ""
+    )
+    if waited:
+        bottleneck += f'<p id="memory-wait"><b>Waiting for memory:</b> {escape(waited)}</p>'
+    title = f"docbatch run {report.run_id}"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
+        f"<p>{escape(report.status)} (exit {report.exit_code}) &middot; started {escape(report.started_at)} &middot; "
+        f'<code>{escape(" ".join(report.command))}</code></p><div class="cards">{_cards(report, waited)}</div>'
+        f"<h2>Over time</h2>{_charts(report)}"
+        f"<h2>Where the time goes</h2>{bottleneck}{_stage_table(report)}<h2>By type</h2>{_type_table(report)}"
+        f"<h2>Slowest documents</h2>{_slowest_table(report)}"
+        f'<h2>Failures ({len(report.failures)})</h2><input id="q" placeholder="filter failures" '
+        f'aria-label="filter failures">{_failure_table(report)}<script>{_FILTER}</script></body></html>\n'
+    )
+
+
+def _cards(report: RunReport, waited: str | None) -> str:
     counts = report.counts
+    return "".join(
+        f'<div class="card"><span>{escape(name)}</span><b class="{css}">{value}</b></div>'
+        for name, value, css in (
+            ("succeeded", counts.succeeded, "ok"),
+            ("failed + dead", counts.failed + counts.dead, "bad" if counts.failed + counts.dead else ""),
+            ("skipped", counts.skipped, ""),
+            ("not done", counts.cancelled + counts.pending, ""),
+            ("documents/s", f"{report.throughput.documents_per_s:.1f}", ""),
+            ("MB/s", f"{report.throughput.megabytes_per_s:.2f}", ""),
+            ("wall", f"{report.wall_s:.1f} s", ""),
+            *((("waited for memory", f"{report.resources.throttled_s:.1f} s", ""),) if waited else ()),
+        )
+    )
+
+
+def _charts(report: RunReport) -> str:
+    """Throughput and the workers' memory over the run."""
     # The run starts at zero: the charts begin there rather than at the first sample.
     start = TimelinePoint(elapsed_s=0, finished=0, processed=0, bytes_done=0, active=0, workers_rss_bytes=0)
     timeline = [start, *report.timeline]
@@ -75,23 +116,12 @@ def render_html(report: RunReport) -> str:
         for a, b in zip(timeline, timeline[1:], strict=False)
     ]
     memory = [(point.elapsed_s, point.workers_rss_bytes / 2**20) for point in timeline]
-    resources = report.resources
-    waited = memory_wait(resources.throttled_s, report.wall_s, resources.throttle_events)
-    cards = "".join(
-        f'<div class="card"><span>{escape(name)}</span><b class="{css}">{value}</b></div>'
-        for name, value, css in (
-            ("succeeded", counts.succeeded, "ok"),
-            ("failed + dead", counts.failed + counts.dead, "bad" if counts.failed + counts.dead else ""),
-            ("skipped", counts.skipped, ""),
-            ("not done", counts.cancelled + counts.pending, ""),
-            ("documents/s", f"{report.throughput.documents_per_s:.1f}", ""),
-            ("MB/s", f"{report.throughput.megabytes_per_s:.2f}", ""),
-            ("wall", f"{report.wall_s:.1f} s", ""),
-            *((("waited for memory", f"{report.resources.throttled_s:.1f} s", ""),) if waited else ()),
-        )
-    )
+    return f"{line_chart(rates, 'throughput', 'documents/s')} {line_chart(memory, 'memory of the workers', 'MiB')}"
+
+
+def _stage_table(report: RunReport) -> str:
     stage_total = sum(stage.total for stage in report.stages.values()) or 1.0
-    stages = _table(
+    return _table(
         ["stage", "count", "mean s", "p50 s", "p95 s", "p99 s", "max s", "share of job time"],
         [
             [_td(name), _td(d.count), _td(f"{d.mean:.4f}"), _td(f"{d.p50:.4f}"), _td(f"{d.p95:.4f}"),
@@ -99,7 +129,10 @@ def render_html(report: RunReport) -> str:
             for name, d in report.stages.items()
         ],
     )  # fmt: skip
-    types = _table(
+
+
+def _type_table(report: RunReport) -> str:
+    return _table(
         ["type", "succeeded", "failed", "skipped", "MB", "pages"],
         [
             [_td(kind), _td(row.succeeded), _td(row.failed), _td(row.skipped), _td(f"{row.bytes / 1e6:.2f}"),
@@ -107,33 +140,21 @@ def render_html(report: RunReport) -> str:
             for kind, row in report.by_type.items()
         ],
     )  # fmt: skip
-    slowest = _table(
+
+
+def _slowest_table(report: RunReport) -> str:
+    return _table(
         ["document", "seconds", "type", "bytes"],
         [[_td(s.source_id), _td(f"{s.duration_s:.3f}"), _td(s.kind or ""), _td(s.size)] for s in report.slowest],
     )
-    failures = _table(
+
+
+def _failure_table(report: RunReport) -> str:
+    return _table(
         ["document", "state", "kind", "attempts", "message"],
         [
             [_td(f.source_id), _td(f.state), _td(f.error_kind), _td(f.attempts), _td(f.message, "msg")]
             for f in report.failures
         ],
         'id="failures" class="fail"',
-    )
-    bottleneck = (
-        f"<p><b>Bottleneck:</b> {escape(report.bottleneck.reason)}</p>" if report.bottleneck is not None else ""
-    )
-    if waited:
-        bottleneck += f'<p id="memory-wait"><b>Waiting for memory:</b> {escape(waited)}</p>'
-    title = f"docbatch run {report.run_id}"
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>"
-        f"<p>{escape(report.status)} (exit {report.exit_code}) &middot; started {escape(report.started_at)} &middot; "
-        f'<code>{escape(" ".join(report.command))}</code></p><div class="cards">{cards}</div>'
-        f"<h2>Over time</h2>{line_chart(rates, 'throughput', 'documents/s')} "
-        f"{line_chart(memory, 'memory of the workers', 'MiB')}"
-        f"<h2>Where the time goes</h2>{bottleneck}{stages}<h2>By type</h2>{types}"
-        f"<h2>Slowest documents</h2>{slowest}"
-        f'<h2>Failures ({len(report.failures)})</h2><input id="q" placeholder="filter failures" '
-        f'aria-label="filter failures">{failures}<script>{_FILTER}</script></body></html>\n'
     )
