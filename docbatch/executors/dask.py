@@ -126,13 +126,13 @@ class DaskExecutor:
 
         from docbatch.executors.dask_worker import run_on_dask_worker
 
-        if self._client is None:
-            raise RuntimeError("DaskExecutor.run_batch called before start()")
-        # The coordinator writes the outputs; the format still tells the workers whether Markdown is needed.
-        if self._stopping:
+        if self._stopping:  # the run is stopping: this batch is not submitted, its jobs stay to do
             return [
                 JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started") for spec in specs
             ]
+        if self._client is None:
+            raise RuntimeError("DaskExecutor.run_batch called before start()")
+        # The coordinator writes the outputs; the format still tells the workers whether Markdown is needed.
         batch = JobBatch(specs=specs, output_format=output.format)
         if self.stage_listener is not None:
             for spec in specs:
