@@ -85,6 +85,46 @@ def parse_size(text: str) -> int:
     return int(float(number) * _SIZE_UNITS[unit.lower()])
 
 
+@dataclass(frozen=True)
+class FailureBudget:
+    """--max-failures: an absolute count, or a share of finished documents (after a minimum sample)."""
+
+    count: int | None = None
+    share: float | None = None
+    min_sample: int = 20
+
+    @classmethod
+    def parse(cls, text: str) -> FailureBudget:
+        """``50`` (a count) or ``5%`` (a share); ConfigError naming the flag otherwise."""
+        text = text.strip()
+        try:
+            if text.endswith("%"):
+                share = float(text[:-1]) / 100
+                if not 0 < share <= 1:
+                    raise ValueError
+                return cls(share=share)
+            count = int(text)
+            if count < 1:
+                raise ValueError
+            return cls(count=count)
+        except ValueError:
+            raise ConfigError(f"invalid --max-failures {text!r}: use a count (50) or a share (5%)") from None
+
+    def room(self, failures: int) -> int | None:
+        """How many more failures a count budget allows (None: no count). Batches are kept this small,
+        so that a run stops close to the budget even when its documents fail fast."""
+        return None if self.count is None else max(1, self.count - failures)
+
+    def exceeded(self, failures: int, finished: int) -> bool:
+        """Whether ``failures`` (documents that failed or died in this run) is over the budget; a share
+        is taken of ``finished`` (documents this run processed to a final state)."""
+        if self.count is not None:
+            return failures >= self.count
+        if self.share is not None:
+            return finished >= self.min_sample and failures / finished > self.share
+        return False
+
+
 def default_concurrency() -> int:
     """The CPUs this process may run on (respects taskset and cgroup affinity)."""
     try:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from docbatch.engine.progress import RunProgress
+from docbatch.app.progress import RunProgress
 from docbatch.report.model import RunReport
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from docbatch.engine.progress import RunProgress
+from docbatch.app.progress import RunProgress
 from docbatch.errors import folder_error
 from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from docbatch.cli import console, logs
 from docbatch.config import (
+    FailureBudget,
     OutputConfig,
     OutputFormat,
     PoolConfig,
@@ -23,12 +24,11 @@ from docbatch.config import (
     parse_duration,
     parse_size,
 )
-from docbatch.engine.progress import RunProgress
 from docbatch.errors import ConfigError
 from docbatch.processors.registry import default_registry, load_custom_processor
 
 if TYPE_CHECKING:
-    from docbatch.engine.conclusion import RunOutcome
+    from docbatch.app.runs import RunOutcome
 
 _FLAG_NAMES = {
     "concurrency": "-j/--concurrency",
@@ -118,8 +118,6 @@ class RunFlags:
             if self.processor:
                 raise ConfigError("--exec and --processor cannot be used together")
         if self.max_failures:
-            from docbatch.engine.stopping import FailureBudget
-
             FailureBudget.parse(self.max_failures)
         from docbatch.executors.choice import parse_executor
 
@@ -228,22 +226,14 @@ def run(
     )  # fmt: skip
     config = flags.to_config()
     if notify:
-        from docbatch.notify import check_url
+        from docbatch.app.notify import check_url
 
         check_url(notify)  # a malformed URL is a usage error before the batch, not a lost notification
     outcome = execute(config, quiet=quiet, log_file=log_file, log_format=log_format)
-    announce(outcome, notify=notify, on_complete=on_complete)
+    from docbatch.app.notify import announce
+
+    announce(outcome, notify_url=notify, on_complete=on_complete)
     raise typer.Exit(int(outcome.exit_code))
-
-
-def announce(outcome: RunOutcome, *, notify: str | None, on_complete: str | None) -> None:
-    """Webhook and completion command; whatever happens to them, the run's exit code stands."""
-    from docbatch import notify as notifications
-
-    if notify:
-        notifications.post_webhook(notify, notifications.summary_payload(outcome.report, outcome.report_path))
-    if on_complete:
-        notifications.run_on_complete(on_complete, outcome.report_path)
 
 
 def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format: logs.LogFormat) -> RunOutcome:
@@ -262,15 +252,18 @@ def execute(config: RunConfig, *, quiet: bool, log_file: Path | None, log_format
 
 
 async def _run_with_view(config: RunConfig, *, quiet: bool, live: bool) -> RunOutcome:
+    """Start the run, show its progress (live view or periodic log lines) and wait for it; the first
+    SIGINT/SIGTERM stops it, a second cancels it."""
     # Imported here so that `docbatch --help` does not load the engine and the process pool.
-    from docbatch.engine.runner import run_batch
+    from docbatch.app.runs import start_run
+    from docbatch.cli.signals import wait_with_signals
 
-    progress = RunProgress()
-    ticker = logs.ProgressTicker(progress)
-    view = console.start_live_view(progress) if live else None
+    handle = start_run(config)
+    ticker = logs.ProgressTicker(handle.progress)
+    view = console.start_live_view(handle.progress) if live else None
     ticker.start()
     try:
-        return await run_batch(config, progress=progress)
+        return await wait_with_signals(handle)
     finally:
         await ticker.stop()
         if view is not None:

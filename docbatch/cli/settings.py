@@ -17,7 +17,15 @@ import typer.core
 import typer.main
 from pydantic import BaseModel
 
-from docbatch.config import ConfigFile, PoolConfig, RunConfig, load_config_file, parse_duration, parse_size
+from docbatch.config import (
+    ConfigFile,
+    FailureBudget,
+    PoolConfig,
+    RunConfig,
+    load_config_file,
+    parse_duration,
+    parse_size,
+)
 from docbatch.errors import ConfigError
 
 if TYPE_CHECKING:  # typer's own copy of click: its types only, nothing private at run time
@@ -37,8 +45,6 @@ def _size(text: str) -> None:
 
 
 def _failure_budget(text: str) -> None:
-    from docbatch.engine.stopping import FailureBudget
-
     FailureBudget.parse(text)
 
 

@@ -10,7 +10,6 @@ import fnmatch
 import itertools
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -49,11 +48,6 @@ DISCOVERY_CHUNK_S = 0.02  # ... or after this long, so that work starts while a 
 _log = logging.getLogger("docbatch")
 
 
-def new_run_id() -> str:
-    """Sortable and unique: UTC time plus a random suffix."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
 def _log_start(run_id: str, config: RunConfig) -> None:
     """The run's first log event: its id, the command line and the effective configuration, so that a
     log file alone says what each night's run was asked to do."""
@@ -62,10 +56,18 @@ def _log_start(run_id: str, config: RunConfig) -> None:
     _log.info("start run=%s command=%s", run_id, " ".join(config.command), extra={"event": "start", "fields": fields})
 
 
-async def run_batch(
-    config: RunConfig, *, executor: Executor | None = None, progress: RunProgress | None = None
+async def execute_run(
+    config: RunConfig,
+    *,
+    run_id: str,
+    stopper: StopController,
+    executor: Executor | None = None,
+    progress: RunProgress | None = None,
 ) -> RunOutcome:
-    """Process every document of ``config`` that needs it and return the report.
+    """Process every document of ``config`` that needs it as the run ``run_id`` and return the report.
+
+    ``stopper`` is how the caller stops (drains) or cancels the run; the runner installs no signal
+    handlers, and sets ``stopper.begun`` once the run is recorded in the ledger. The caller closes it.
 
     Never raises for a bad document. Raises StateLocked when another run holds the state or output
     folder; ConfigError when a PATH is the output or state folder or lies inside it, when the output
@@ -90,7 +92,7 @@ async def run_batch(
         output_lock = OutputLock(config.output.root, config.state_dir)
         await asyncio.to_thread(output_lock.acquire, config.wait_lock_s)
         try:
-            return await _run_locked(config, executor, progress, output_lock)
+            return await _run_locked(config, run_id, stopper, executor, progress, output_lock)
         finally:
             output_lock.release()
     finally:
@@ -98,17 +100,21 @@ async def run_batch(
 
 
 async def _run_locked(
-    config: RunConfig, executor: Executor | None, progress: RunProgress | None, output_lock: OutputLock
+    config: RunConfig,
+    run_id: str,
+    stopper: StopController,
+    executor: Executor | None,
+    progress: RunProgress | None,
+    output_lock: OutputLock,
 ) -> RunOutcome:
     budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
     await asyncio.to_thread(output_lock.claim)
     reader = LedgerReader.open(config.state_dir)
     executor = executor or build_executor(config)
-    stopper = StopController(config.grace_s, running_count=lambda: len(run.progress.running_jobs()))
     run = RunContext(
         config=config,
-        run_id=new_run_id(),
+        run_id=run_id,
         executor=executor,
         recorder=LedgerRecorder(ledger, on_failure=lambda error: stopper.fail(str(error))),
         progress=progress or RunProgress(),
@@ -155,18 +161,17 @@ async def _run_locked(
     run.batching = BatchSizer(getattr(executor, "batch_target_s", TARGET_BATCH_S))
     run.progress.memory_limit_bytes = config.memory_limit_bytes
     run.recorder.start()
-    run.stopper.install_signal_handlers()
+    run.stopper.begun.set()
     cancel_deadline = schedule_deadline(run.stopper, config.max_runtime_s)
     heartbeat = asyncio.create_task(publish_heartbeats(run, ledger), name="heartbeat")
     status = "finished"
     try:
         await _process_all(run)
     except asyncio.CancelledError:
-        # Cancelled from outside (a caller's timeout, asyncio.run on Ctrl-C without our handlers).
+        # Cancelled from outside (a caller's timeout, asyncio.run on Ctrl-C without a handle's signals).
         run.stopper.reason = run.stopper.reason or "cancelled"
     finally:
         cancel_deadline()
-        run.stopper.remove_signal_handlers()
         heartbeat.cancel()
         for timer in run.retry_timers:
             timer.cancel()
