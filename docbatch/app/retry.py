@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from docbatch.config import RunConfig, SourceConfig, default_concurrency
+from docbatch.config import PoolConfig, RunConfig, SourceConfig
 from docbatch.errors import ConfigError, EnvironmentFailed, usable_folder_problem
 from docbatch.models import ErrorKind, Priority
 from docbatch.serialization import dumps_compact
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from docbatch.checkpoint.reader import DocumentRow, RunRow
 
 RETRY_MANIFEST = "retry-{run_id}.jsonl"
+_FLAGS = {"concurrency": "-j/--concurrency", "timeout_s": "--timeout"}  # what a bad value is named by
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,7 @@ def repeatable_config(old: RunRow, state: Path) -> RunConfig:
             f"run {old.run_id} recorded relative paths (output {base.output.root}): "
             "run retry-failed from the folder that run was started in"
         )
-    if base.exec_template:  # the program may have gone since: say so once, not once per document
-        from docbatch.processors.command import parse_template
-
-        parse_template(base.exec_template)
-    return base
+    return base  # an --exec program gone since is found by the configuration's own check, once
 
 
 def _recorded_config(old: RunRow) -> RunConfig:
@@ -121,9 +118,8 @@ def _recorded_config(old: RunRow) -> RunConfig:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(
-            f"run {old.run_id}: cannot repeat its recorded configuration: {where}: {first['msg']}"
-        ) from None
+        problem = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"run {old.run_id}: cannot repeat its recorded configuration: {where}: {problem}") from None
     except (ValueError, AttributeError) as error:  # not JSON, or JSON of another shape
         raise ConfigError(f"run {old.run_id}: cannot repeat its recorded configuration: {error}") from None
 
@@ -137,12 +133,14 @@ def _same_folder(recorded: Path, state: Path) -> bool:
 
 def _retry_config(base: RunConfig, parent: str, manifest: Path, request: RetryRequest) -> RunConfig:
     """``base`` for the documents in ``manifest``, linked to the run ``parent`` it retries."""
-    pool = base.pool.model_copy(
-        update={
-            "concurrency": request.concurrency or base.pool.concurrency or default_concurrency(),
-            "timeout_s": request.timeout_s or base.pool.timeout_s,
-        }
-    )
+    changes = {"concurrency": request.concurrency, "timeout_s": request.timeout_s}
+    try:  # validated, so that the pool's own bounds hold for the values asked for
+        pool = PoolConfig.model_validate(
+            {**base.pool.model_dump(), **{key: value for key, value in changes.items() if value is not None}}
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigError(f"{_FLAGS.get(str(first['loc'][0]), 'retry-failed')}: {first['msg']}") from None
     return base.model_copy(
         update={
             "sources": SourceConfig(manifests=[manifest]),

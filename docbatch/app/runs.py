@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the engine loads sqlite3 and the process pool, kept out of 
     from docbatch.engine.stopping import StopController
     from docbatch.executors.base import Executor
 
-__all__ = ["RunHandle", "RunOutcome", "RunProgress", "new_run_id", "run_to_end", "start_run"]
+__all__ = ["RunHandle", "RunOutcome", "RunProgress", "check_processors", "new_run_id", "run_to_end", "start_run"]
 
 
 def new_run_id() -> str:
@@ -118,3 +118,14 @@ async def _execute(
         return await execute_run(config, run_id=run_id, stopper=stopper, executor=executor, progress=progress)
     finally:
         stopper.close()
+
+
+def check_processors(config: RunConfig) -> None:
+    """Load the processors a run of ``config`` uses (the built-in ones and plugins, or its --processor
+    function): a missing or broken one is a ConfigError (exit 2) before the batch, not a failure per
+    document inside the workers."""
+    from docbatch.processors.registry import default_registry, load_custom_processor
+
+    default_registry()
+    if config.processor_override:
+        load_custom_processor(config.processor_override)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 
-from docbatch.cli import logs
+from docbatch.cli import logs, settings
 from docbatch.cli.run_cmd import execute
 from docbatch.config import parse_duration
 from docbatch.errors import ConfigError
 
 
 def retry_failed(
+    ctx: typer.Context,
     run: str = typer.Argument(None, help="Run id or a prefix of one [default: the latest run]."),
     kind: list[str] = typer.Option([], "--kind", help="Only these error kinds: timeout, memory, corrupt, ..."),
     path: list[str] = typer.Option([], "--path", help="Only documents whose id or path matches this glob."),
@@ -41,7 +42,7 @@ def retry_failed(
         raise ConfigError(f"--priority: {error}") from None
     request = RetryRequest(
         state_dir=state, run=run, kinds=kind, paths=path, priority=level, concurrency=concurrency,
-        timeout_s=parse_duration(timeout) if timeout else None,
+        timeout_s=_seconds(ctx, "timeout", timeout),
     )  # fmt: skip
     plan = plan_retry(request)
     if plan.config is None:
@@ -65,3 +66,13 @@ def retry_failed(
         succeeded=counts.succeeded, still_failing=still_failing, error_kinds=outcome.report.error_kinds,
     )  # fmt: skip
     raise typer.Exit(int(outcome.exit_code))
+
+
+def _seconds(ctx: typer.Context, name: str, text: str | None) -> float | None:
+    """The duration option ``name`` in seconds (None when not given); ConfigError naming its origin."""
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ConfigError as error:
+        raise settings.refuse(ctx, name, error, text) from None

@@ -32,7 +32,7 @@ from docbatch.engine.planner import Planner, Verdict
 from docbatch.engine.progress import RunProgress
 from docbatch.engine.refusals import fail_before_handover, fail_unreadable
 from docbatch.engine.resources import MemoryGovernor
-from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
+from docbatch.engine.stopping import StopController, schedule_deadline
 from docbatch.errors import DocbatchError
 from docbatch.executors.base import Executor
 from docbatch.executors.choice import build_executor
@@ -107,7 +107,7 @@ async def _run_locked(
     progress: RunProgress | None,
     output_lock: OutputLock,
 ) -> RunOutcome:
-    budget = FailureBudget.parse(config.max_failures) if config.max_failures else None
+    budget = config.max_failures
     ledger = await asyncio.to_thread(SqliteLedger.open, config.state_dir)
     await asyncio.to_thread(output_lock.claim)
     reader = LedgerReader.open(config.state_dir)
