@@ -48,16 +48,7 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> Run
     status = liveness(row, now)
     running = status == "running"
     finished = sum(snapshot.states.values())
-    # Runs recorded before these counters: skipped documents are not work, carried-over dead ones were.
-    processed = snapshot.processed
-    if processed is None:
-        processed = finished - snapshot.states.get("skipped", 0)
-    bytes_left = snapshot.bytes_left
-    if bytes_left is None:
-        bytes_left = snapshot.discovered_bytes - snapshot.bytes_done
-    discovery_done = snapshot.discovery_done
-    if discovery_done is None:
-        discovery_done = row.finished_at is not None
+    processed, bytes_left, discovery_done = _with_fallbacks(snapshot, row, finished)
     speed = rates(processed, snapshot.bytes_done, bytes_left, (row.finished_at or now) - row.started_at, discovery_done)
     retry_waiting, next_retry_in_s, active, waiting_in_batches = _live_fields(reader, row, snapshot, now, running)
     output_dir = row.output_dir or ""
@@ -99,6 +90,21 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> Run
         ledger=str(reader.path),
         heartbeat_age_s=round(now - row.heartbeat_at, 1) if row.heartbeat_at else None,
     )
+
+
+def _with_fallbacks(snapshot: RunSnapshot, row: RunRow, finished: int) -> tuple[int, int, bool]:
+    """Documents processed, bytes left and whether discovery is done; for runs recorded before these
+    counters, worked out: skipped documents are not work, carried-over dead ones were."""
+    processed = snapshot.processed
+    if processed is None:
+        processed = finished - snapshot.states.get("skipped", 0)
+    bytes_left = snapshot.bytes_left
+    if bytes_left is None:
+        bytes_left = snapshot.discovered_bytes - snapshot.bytes_done
+    discovery_done = snapshot.discovery_done
+    if discovery_done is None:
+        discovery_done = row.finished_at is not None
+    return processed, bytes_left, discovery_done
 
 
 def _live_fields(

@@ -142,7 +142,7 @@ def build_config(
     """The run configuration from the options' ``values`` (None: not given, the field's default) and
     the ``fixed`` fields (`command`). Raises ConfigError naming, for each bad value, where it came
     from (``origin`` of the option and the value: `--timeout "5 mins"`, `DOCBATCH_TIMEOUT="x"`)."""
-    data: dict[str, Any] = dict(fixed)
+    data: dict[str, Any] = {"sources": {}, **fixed}  # sources are required: no PATH is the caller's to refuse
     for option in options:
         value = values.get(option.name)
         if value is None:

@@ -58,7 +58,7 @@ async def test_cancel_ends_the_running_jobs_at_once_and_exits_130_resumable(
 async def test_stop_drains_the_running_jobs_and_leaves_the_rest_pending_for_the_next_run(
     tmp_path: Path, make_config: Callable[..., RunConfig]
 ) -> None:
-    docs = write_texts(tmp_path / "docs", "slow1.txt", "later1.txt", "later2.txt", "later3.txt")
+    docs = write_texts(tmp_path / "docs", "slow1.txt", "slow2.txt", "slow3.txt", "slow4.txt")  # 1.5 s each
     config = make_config(docs, concurrency=1, processor_override=MISBEHAVE, grace_s=60.0)
     handle = start_run(config)
     await _until_running(handle, 1)
@@ -74,7 +74,7 @@ async def test_stop_drains_the_running_jobs_and_leaves_the_rest_pending_for_the_
     assert resumed.exit_code is ExitCode.OK
     assert resumed.report.counts.succeeded == counts.pending  # only what was left, nothing twice
     assert {path.name for path in (tmp_path / "out").glob("*.txt.json")} == {
-        "slow1.txt.json", "later1.txt.json", "later2.txt.json", "later3.txt.json",
+        "slow1.txt.json", "slow2.txt.json", "slow3.txt.json", "slow4.txt.json",
     }  # fmt: skip
 
 
