@@ -58,15 +58,19 @@ class RunHandle:
         """Drain: admit no new documents and let running jobs finish within the configured grace, then
         cancel them. The documents not done stay pending, and the outcome is exit 4 (resumable).
         ``reason`` is logged and reported (`SIGINT received`); ``again`` names what cancels at once
-        (`Ctrl-C again`). A second stop is ignored."""
+        (`Ctrl-C again`). A second stop, or one after the run has ended, is ignored."""
+        if self.done:
+            return
         if again is None:
             self._stopper.request(reason)
         else:
             self._stopper.request(reason, again=again)
 
     def cancel(self) -> None:
-        """Hard stop: cancel the running jobs now (they end `cancelled`, resumable); exit 130."""
-        self._stopper.cancel()
+        """Hard stop: cancel the running jobs now (they end `cancelled`, resumable); exit 130. Ignored
+        once the run has ended."""
+        if not self.done:
+            self._stopper.cancel()
 
     async def wait_begun(self) -> bool:
         """Wait until the run is recorded in the ledger or has ended before that (a lock held by

@@ -94,3 +94,13 @@ async def test_wait_raises_what_stopped_the_run_before_it_began(
 def test_start_run_needs_a_running_event_loop(tmp_path: Path, make_config: Callable[..., RunConfig]) -> None:
     with pytest.raises(RuntimeError):
         start_run(make_config(write_texts(tmp_path / "docs", "a.txt")))
+
+
+async def test_a_stop_after_the_run_has_ended_changes_nothing(
+    tmp_path: Path, make_config: Callable[..., RunConfig]
+) -> None:
+    handle = start_run(make_config(write_texts(tmp_path / "docs", "a.txt")))
+    outcome = await handle.wait()
+    handle.stop("too late")
+    handle.cancel()
+    assert not handle.stopping and outcome.exit_code is ExitCode.OK
