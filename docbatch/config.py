@@ -1,88 +1,40 @@
-"""Run configuration: pydantic models whose descriptions double as CLI help, and unit parsing.
+"""Run configuration, declared once: pydantic models whose fields carry their default, their
+description (the CLI help), their unit and, as a Flag, the command-line flag and DOCBATCH_* variable
+that set them; the `docbatch run` options are generated from these fields (cli/run_options.py).
 
-Precedence: CLI flags > environment (DOCBATCH_*) > defaults. Per-run mutable state never lives here.
+Each value is parsed once, by the field's validator: durations (`90s`, `3h30m`), sizes (`512MB`,
+`75%`), the failure budget, priority rules and the executor URL arrive as text from a flag, a
+variable or docbatch.toml and are stored parsed. Precedence: CLI flags > environment (DOCBATCH_*) >
+docbatch.toml > defaults. Per-run mutable state never lives here.
 """
 
 from __future__ import annotations
 
 import enum
 import os
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from docbatch.errors import ConfigError
+from docbatch.units import FailureBudget, parse_duration, parse_size
 
-# One `<number><unit>` part of a duration; `3h30m` and `1h 5m` are several parts in a row.
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", re.IGNORECASE)
-_BARE_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
-# Largest first: a compound duration names each unit once, in this order (`30m3h` is a typo).
-_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_DURATION_HINT = "use a number with a unit (ms, s, m, h, d), e.g. 90s, 5m, 2h, 3h30m"
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {
-    "": 1, "b": 1,
-    "k": 1000, "kb": 1000, "kib": 1024,
-    "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
-    "g": 1000**3, "gb": 1000**3, "gib": 1024**3,
-    "t": 1000**4, "tb": 1000**4, "tib": 1024**4,
-}  # fmt: skip
-
-
-def parse_duration(text: str, *, allow_zero: bool = False) -> float:
-    """Seconds from a duration: a bare number of seconds (`90`), one part (`90s`, `5m`, `2h`, `1d`,
-    `250ms`, `1.5h`) or several, largest unit first, spaces allowed (`3h30m`, `1h 5m`, `1h30m15s`).
-
-    Raises ConfigError naming the text and the accepted forms; zero is refused unless ``allow_zero``.
-    """
-    seconds = _duration_seconds(text)
-    if seconds is None:
-        raise ConfigError(f"invalid duration {text!r}: {_DURATION_HINT}")
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ConfigError(f"invalid duration {text!r}: it must be greater than zero")
-    return seconds
-
-
-def _duration_seconds(text: str) -> float | None:
-    """The seconds a well-formed duration stands for, or None when it is not one."""
-    bare = _BARE_NUMBER.match(text)
-    if bare:
-        return float(bare.group(1))
-    order = list(_DURATION_UNITS)
-    seconds, position, last_rank = 0.0, 0, -1
-    while position < len(text):
-        part = _DURATION_PART.match(text, position)
-        if not part or part.end() == position:
-            return None
-        unit = part.group(2).lower()
-        rank = order.index(unit)
-        if rank <= last_rank:  # a unit repeated or out of order
-            return None
-        seconds += float(part.group(1)) * _DURATION_UNITS[unit]
-        position, last_rank = part.end(), rank
-    return seconds if last_rank >= 0 else None
-
-
-def parse_size(text: str) -> int:
-    """Bytes from '512MB', '2GiB', '100k', a plain number, or '75%' of this machine's memory."""
-    if text.strip().endswith("%"):
-        import psutil
-
-        try:
-            share = float(text.strip()[:-1]) / 100
-        except ValueError:
-            share = -1.0
-        if not 0 < share <= 1:
-            raise ConfigError(f"invalid size {text!r}: a share of memory is between 0% and 100%")
-        return int(psutil.virtual_memory().total * share)
-    match = _SIZE.match(text)
-    if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise ConfigError(f"invalid size {text!r}: use a number with an optional unit, e.g. 512MB, 2GiB")
-    number, unit = match.groups()
-    return int(float(number) * _SIZE_UNITS[unit.lower()])
+__all__ = [
+    "ConfigFile", "Flag", "FailureBudget", "OutputConfig", "OutputFormat", "PoolConfig", "QueueOrder", "RunConfig",
+    "SourceConfig", "default_concurrency", "flag", "load_config_file", "parse_duration", "parse_size",
+]  # fmt: skip
 
 
 def default_concurrency() -> int:
@@ -91,6 +43,88 @@ def default_concurrency() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How a configuration field is set from outside: its command-line ``names`` (`-j`,
+    `--concurrency`; none for the positional PATH), its DOCBATCH_* ``env`` variable, ``default_text``,
+    how its default reads in --help when the field's own would not say it well, and ``metavar``, how
+    --help names its value when the unit (`_s`: DURATION, `_bytes`: SIZE) or type does not say it."""
+
+    names: tuple[str, ...] = ()
+    env: str | None = None
+    default_text: str | None = None
+    metavar: str | None = None
+
+    @property
+    def long_name(self) -> str:
+        """`--concurrency`, or `PATH` for the positional argument: how error messages name it."""
+        return next((name for name in self.names if name.startswith("--")), "PATH")
+
+
+def flag(*names: str, env: str | None = None, default_text: str | None = None, metavar: str | None = None) -> Flag:
+    return Flag(names=names, env=env, default_text=default_text, metavar=metavar)
+
+
+def _as_value_error(parse: Callable[[str], object]) -> Callable[[object], object]:
+    """A before-validator: text goes through ``parse`` (its ConfigError told as pydantic's ValueError,
+    so that the CLI names where the text came from); values of the right type pass as they are."""
+
+    def validate(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+
+    return validate
+
+
+def _priority_rule(rule: object) -> object:
+    """`GLOB=LEVEL` -> (glob, priority); pairs (as the ledger records them) pass as they are."""
+    from docbatch.discovery.manifest import parse_priority
+
+    if not isinstance(rule, str):
+        return rule
+    pattern, separator, level = rule.rpartition("=")
+    if not separator or not pattern:
+        raise ValueError("use GLOB=LEVEL, e.g. 'invoices/*=high'")
+    return (pattern, int(parse_priority(level)))  # its ValueError names the level and the known ones
+
+
+def _runnable_template(template: str) -> str:
+    """An --exec template whose program exists: said once before the batch, not once per document."""
+    from docbatch.processors.command import parse_template
+
+    try:
+        parse_template(template)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    return template
+
+
+def _executor_url(text: str) -> str:
+    from docbatch.executors.registry import parse_executor
+
+    try:
+        parse_executor(text)
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    return text.strip()
+
+
+# Seconds, from `90`, `90s`, `5m`, `3h30m` (zero refused) or, OrZero, also `0`.
+Duration = Annotated[float, BeforeValidator(_as_value_error(parse_duration))]
+DurationOrZero = Annotated[float, BeforeValidator(_as_value_error(lambda text: parse_duration(text, allow_zero=True)))]
+# Bytes, from `512MB`, `2GiB`, `100k` or `75%` of this machine's memory.
+Size = Annotated[int, BeforeValidator(_as_value_error(parse_size))]
+# --max-failures: `50` or `5%`, kept parsed, recorded as written.
+Budget = Annotated[FailureBudget, BeforeValidator(_as_value_error(FailureBudget.parse)), PlainSerializer(str)]
+PriorityRule = Annotated[tuple[str, int], BeforeValidator(_priority_rule)]
+ExecutorUrl = Annotated[str, AfterValidator(_executor_url)]
+ExecTemplate = Annotated[str, AfterValidator(_runnable_template)]
 
 
 class QueueOrder(enum.StrEnum):
@@ -115,10 +149,19 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    paths: list[Path] = Field(default_factory=list, description="Files or folders, walked recursively.")
-    manifests: list[Path] = Field(default_factory=list, description="Plain-list, CSV or JSONL manifests.")
-    include: list[str] = Field(default_factory=list, description="Only files matching one of these globs.")
-    exclude: list[str] = Field(default_factory=list, description="Leave out files matching these globs.")
+    paths: Annotated[list[Path], flag(metavar="PATH")] = Field(
+        default_factory=list, description="Files or folders to process (walked recursively)."
+    )
+    manifests: Annotated[list[Path], flag("--manifest", metavar="FILE")] = Field(
+        default_factory=list,
+        description="Documents listed in a .txt (a path a line), .csv (path,id,priority,options) or .jsonl.",
+    )
+    include: Annotated[list[str], flag("--include", metavar="GLOB")] = Field(
+        default_factory=list, description="Only files matching this glob (repeatable)."
+    )
+    exclude: Annotated[list[str], flag("--exclude", metavar="GLOB")] = Field(
+        default_factory=list, description="Leave out files and folders matching this glob."
+    )
 
     @field_validator("paths", "manifests")
     @classmethod
@@ -130,21 +173,28 @@ class SourceConfig(BaseModel):
 
 
 class PoolConfig(BaseModel):
-    """How many jobs run at once and how long one may take."""
+    """How many jobs run at once, how long one may take, and in which order they start."""
 
     model_config = ConfigDict(frozen=True)
 
-    concurrency: int = Field(default_factory=default_concurrency, ge=1, le=512, description="Parallel jobs.")
-    timeout_s: float = Field(
-        default=120.0, gt=0, description="Seconds one document may take before its worker is killed."
+    concurrency: Annotated[
+        int, flag("-j", "--concurrency", env="DOCBATCH_CONCURRENCY", default_text="number of CPUs")
+    ] = Field(default_factory=default_concurrency, ge=1, le=512, description="Parallel jobs.")
+    timeout_s: Annotated[Duration, flag("--timeout", env="DOCBATCH_TIMEOUT")] = Field(
+        default=120.0, gt=0, description="Per-document limit (90, 90s, 5m); the worker is killed."
     )
-    max_jobs_per_worker: int = Field(
-        default=500, ge=0, description="Recycle a worker after this many hand-overs, a document or a batch (0: never)."
+    max_jobs_per_worker: Annotated[int, flag("--max-jobs-per-worker")] = Field(
+        default=500,
+        ge=0,
+        description="Recycle a worker after N hand-overs (a document or a batch of short ones); 0: never.",
     )
     queue_size: int = Field(default=1024, ge=1, description="Documents discovered ahead of the workers.")
-    order: QueueOrder = Field(default=QueueOrder.DISCOVERY, description="Order within a priority level.")
-    priority_rules: list[tuple[str, int]] = Field(
-        default_factory=list, description="(glob, priority) pairs; the first glob matching a document's id wins."
+    order: Annotated[QueueOrder, flag("--order")] = Field(
+        default=QueueOrder.DISCOVERY, description="Order within a priority level."
+    )
+    priority_rules: Annotated[list[PriorityRule], flag("--priority", metavar="GLOB=LEVEL")] = Field(
+        default_factory=list,
+        description="GLOB=LEVEL (low|normal|high|critical); repeatable; the first glob matching a document wins.",
     )
 
 
@@ -153,8 +203,12 @@ class OutputConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    root: Path = Field(default=Path("docbatch-out"), description="Output folder; the report goes at its top.")
-    format: OutputFormat = OutputFormat.JSON
+    root: Annotated[Path, flag("-o", "--output", env="DOCBATCH_OUTPUT", metavar="DIR")] = Field(
+        default=Path("docbatch-out"), description="Output folder; the report goes at its top."
+    )
+    format: Annotated[OutputFormat, flag("--format", "-f")] = Field(
+        default=OutputFormat.JSON, description="Output format per document."
+    )
 
 
 class RunConfig(BaseModel):
@@ -165,33 +219,66 @@ class RunConfig(BaseModel):
     sources: SourceConfig
     pool: PoolConfig = Field(default_factory=PoolConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
-    state_dir: Path = Field(default=Path(".docbatch"), description="Folder holding the ledger.")
-    max_file_size_bytes: int | None = Field(
-        default=None, gt=0, description="Documents larger than this fail as too_large."
+    state_dir: Annotated[Path, flag("--state", env="DOCBATCH_STATE", metavar="DIR")] = Field(
+        default=Path(".docbatch"), description="Folder of the ledger."
     )
-    processor_override: str | None = Field(
-        default=None,
-        description="module:function used for every document instead of the built-in processors.",
+    max_file_size_bytes: Annotated[Size | None, flag("--max-file-size")] = Field(
+        default=None, gt=0, description="Larger documents fail as too_large (200MB)."
     )
-    exec_template: str | None = Field(default=None, description="'CMD {in} {out}' run for every document.")
-    retries: int = Field(
-        default=2, ge=0, le=100, description="Extra tries for timeouts, crashes, memory and I/O errors."
+    processor_override: Annotated[str | None, flag("--processor", metavar="MODULE:FUNCTION")] = Field(
+        default=None, description="Use package.module:function for every document."
     )
-    backoff_s: float = Field(default=1.0, ge=0, description="Base of the exponential backoff between tries.")
+    exec_template: Annotated[ExecTemplate | None, flag("--exec", metavar="'CMD {in} {out}'")] = Field(
+        default=None, description="Run 'CMD {in} {out}' per document (no shell); its output is the text."
+    )
+    retries: Annotated[int, flag("--retries")] = Field(
+        default=2, ge=0, le=100, description="Extra tries for timeout, crash, memory and I/O failures."
+    )
+    backoff_s: Annotated[DurationOrZero, flag("--backoff")] = Field(
+        default=1.0, ge=0, description="First wait before a retry; doubles each time (cap 60s)."
+    )
     backoff_cap_s: float = Field(default=60.0, ge=0, description="Longest wait between two tries.")
-    memory_limit_bytes: int | None = Field(default=None, gt=0, description="Bound on the RSS of all workers together.")
-    memory_per_job_bytes: int | None = Field(default=None, gt=0, description="Bound on one job's process tree.")
-    free_memory_floor_bytes: int | None = Field(default=None, gt=0, description="Throttle below this free memory.")
-    grace_s: float = Field(default=30.0, ge=0, description="Seconds running jobs get to finish after a stop request.")
-    max_runtime_s: float | None = Field(default=None, gt=0, description="Stop admitting documents after this long.")
-    max_failures: str | None = Field(default=None, description="Stop after this many failures (50) or this share (5%).")
-    wait_lock_s: float = Field(default=0.0, ge=0, description="Wait this long for another run's lock before giving up.")
-    force: bool = Field(default=False, description="Process every document, even those already done.")
-    retry_dead: bool = Field(default=False, description="Process again documents that died of a permanent error.")
-    verify: bool = Field(default=False, description="Compare content hashes, not only size and mtime, before skipping.")
+    memory_limit_bytes: Annotated[Size | None, flag("--memory-limit")] = Field(
+        default=None, gt=0, description="Bound on all workers' memory (4GiB or 50%)."
+    )
+    memory_per_job_bytes: Annotated[Size | None, flag("--memory-per-job")] = Field(
+        default=None, gt=0, description="Kill a job whose processes exceed this."
+    )
+    free_memory_floor_bytes: Annotated[Size | None, flag("--min-free-memory")] = Field(
+        default=None, gt=0, description="Pause admission below this free memory."
+    )
+    grace_s: Annotated[DurationOrZero, flag("--grace")] = Field(
+        default=30.0, ge=0, description="After a stop request, how long running jobs may finish."
+    )
+    max_runtime_s: Annotated[Duration | None, flag("--max-runtime")] = Field(
+        default=None, gt=0, description="Stop admitting documents after this long (2h)."
+    )
+    max_failures: Annotated[Budget | None, flag("--max-failures", metavar="N|N%")] = Field(
+        default=None, description="Stop after N failures, or a share (5%)."
+    )
+    wait_lock_s: Annotated[DurationOrZero, flag("--wait-lock")] = Field(
+        default=0.0, ge=0, description="Wait this long for another run's lock (exit 3 after)."
+    )
+    force: Annotated[bool, flag("--force")] = Field(
+        default=False, description="Process every document, even those already done."
+    )
+    retry_dead: Annotated[bool, flag("--retry-dead")] = Field(
+        default=False, description="Try again documents that died of permanent errors."
+    )
+    verify: Annotated[bool, flag("--verify")] = Field(
+        default=False, description="Compare content hashes, not only size and mtime."
+    )
     parent_run_id: str | None = Field(default=None, description="The run that retry-failed re-runs.")
-    executor: str = Field(default="local", description="local, dask://HOST:PORT or dask-local[:N].")
+    executor: Annotated[ExecutorUrl, flag("--executor", env="DOCBATCH_EXECUTOR", metavar="URL")] = Field(
+        default="local", description="Where jobs run: local, dask://HOST:PORT (a Dask cluster) or dask-local[:N]."
+    )
     command: list[str] = Field(default_factory=list, description="The command line, recorded in the report.")
+
+    @model_validator(mode="after")
+    def _one_processor_choice(self) -> RunConfig:
+        if self.exec_template and self.processor_override:
+            raise ValueError("--exec and --processor cannot be used together")
+        return self
 
     def with_absolute_paths(self) -> RunConfig:
         """This configuration with every folder and file as an absolute path (from the working

@@ -226,3 +226,93 @@ class JobRecord(BaseModel):
     @property
     def duration_s(self) -> float:
         return self.finished_at - self.started_at
+
+
+class ActiveJobStatus(BaseModel):
+    """A job a worker is on, as `docbatch status` and the heartbeat show it."""
+
+    source_id: str
+    stage: str = Field(description="read, detect, extract, transform, write; `started` before the first heartbeat.")
+    running_s: float = Field(description="Seconds since a worker started it.")
+
+
+class StageStatus(BaseModel):
+    """Seconds the jobs of a run spent in one stage so far."""
+
+    count: int = 0
+    mean: float = 0.0
+    p95: float = 0.0
+    total: float = 0.0
+
+
+class RunSnapshot(BaseModel):
+    """The live counters a run publishes in its ledger row about once a second and at its end (what
+    `docbatch status` reads from another process). Rows written by older versions lack some counters:
+    those fields are None, and readers fall back as the field says."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    discovered: int = 0
+    discovery_done: bool | None = Field(default=None, description="None in old rows: whether the run finished.")
+    discovered_bytes: int = 0
+    processed: int | None = Field(default=None, description="None in old rows: finished minus skipped.")
+    bytes_done: int = 0
+    bytes_left: int | None = Field(default=None, description="None in old rows: discovered minus done bytes.")
+    pages_done: int = 0
+    states: dict[str, int] = Field(default_factory=dict)
+    dead_carried_over: int = 0
+    active: int = 0
+    error_kinds: dict[str, int] = Field(default_factory=dict)
+    started_at: float = 0.0
+    stages: dict[str, StageStatus] = Field(default_factory=dict)
+    workers_rss_bytes: int = 0
+    memory_limit_bytes: int | None = None
+    throttled: bool = False
+    throttled_s: float = 0.0
+    retry_waiting: int = 0
+    next_retry_at: float | None = Field(default=None, description="Epoch seconds the next retry is due.")
+    active_jobs: list[ActiveJobStatus] | None = Field(default=None, description="None before the first heartbeat.")
+    waiting_in_batches: int = 0
+    executor_info: dict[str, object] = Field(default_factory=dict)
+
+
+class MemoryStatus(BaseModel):
+    workers_rss_bytes: int = 0
+    limit_bytes: int | None = None
+    throttled: bool = False
+    throttled_s: float = 0.0
+
+
+class RunStatus(BaseModel):
+    """How one run is doing, as `docbatch status` (and `--json`) shows it: a live run from its last
+    heartbeat, a finished or crashed one from its final row."""
+
+    run_id: str
+    parent_run_id: str | None = None
+    status: str = Field(description="running, finished, interrupted, cancelled, failed or crashed.")
+    exit_code: int | None = None
+    executor: str | None = None
+    executor_info: dict[str, object] = Field(default_factory=dict)
+    command: str | None = None
+    started_at: float
+    elapsed_s: float
+    discovered: int
+    discovery_done: bool
+    finished: int
+    states: dict[str, int]
+    pending: int = Field(description="Queued, running or waiting for a retry; once stopped, left for the next run.")
+    processed: int
+    docs_per_s: float
+    mb_per_s: float
+    eta_s: float | None = None
+    retry_waiting: int = 0
+    next_retry_in_s: float | None = None
+    active: list[ActiveJobStatus] = Field(default_factory=list)
+    waiting_in_batches: int = 0
+    stages: dict[str, StageStatus] = Field(default_factory=dict)
+    memory: MemoryStatus = Field(default_factory=MemoryStatus)
+    error_kinds: dict[str, int] = Field(default_factory=dict)
+    output_dir: str
+    report: str = Field(description="The run's report file (where it will be, while the run goes on).")
+    ledger: str
+    heartbeat_age_s: float | None = None

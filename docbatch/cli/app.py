@@ -43,7 +43,9 @@ def main() -> None:
     try:
         from docbatch.cli.settings import load_defaults
 
-        app(standalone_mode=True, default_map=load_defaults(app, sys.argv[1:]))
+        config_file = load_defaults(app, sys.argv[1:])
+        # The file's values are the commands' defaults; the file itself names their origin in errors.
+        app(standalone_mode=True, default_map=config_file.defaults, obj=config_file)
     except DocbatchError as error:
         logs.fatal(str(error), int(error.exit_code))
         sys.exit(int(error.exit_code))

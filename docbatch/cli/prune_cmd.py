@@ -8,11 +8,13 @@ from pathlib import Path
 
 import typer
 
+from docbatch.cli import settings
 from docbatch.config import parse_duration
 from docbatch.errors import ConfigError
 
 
 def prune(
+    ctx: typer.Context,
     older_than: str = typer.Option(..., "--older-than", help="Remove runs that ended more than this long ago (30d)."),
     state: Path = typer.Option(Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="Folder of the ledger."),
 ) -> None:
@@ -23,7 +25,10 @@ def prune(
     from docbatch.checkpoint.sqlite import SqliteLedger
     from docbatch.outputs.reports import remove_run_report
 
-    cutoff = time.time() - parse_duration(older_than)
+    try:
+        cutoff = time.time() - parse_duration(older_than)
+    except ConfigError as error:
+        raise settings.refuse(ctx, "older_than", error, older_than) from None
     if not state.is_dir():  # never create a state folder just to find nothing in it
         raise ConfigError(f"--state {state}: no such folder, nothing to prune")
     reader = LedgerReader.open(state)

@@ -9,110 +9,66 @@ when the value was set long ago in a crontab's environment or a forgotten file.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import typer
 import typer.core
 import typer.main
-from pydantic import BaseModel
 
-from docbatch.config import ConfigFile, PoolConfig, RunConfig, load_config_file, parse_duration, parse_size
+from docbatch.config import ConfigFile, load_config_file
 from docbatch.errors import ConfigError
 
 if TYPE_CHECKING:  # typer's own copy of click: its types only, nothing private at run time
     from typer._click.core import Command, Context, Parameter
 
 
-def _duration(text: str) -> None:
-    parse_duration(text)
-
-
-def _duration_or_zero(text: str) -> None:
-    parse_duration(text, allow_zero=True)
-
-
-def _size(text: str) -> None:
-    parse_size(text)
-
-
-def _failure_budget(text: str) -> None:
-    from docbatch.engine.stopping import FailureBudget
-
-    FailureBudget.parse(text)
-
-
-def _exec_template(text: str) -> None:
-    from docbatch.processors.command import parse_template
-
-    parse_template(text)
-
-
-def _executor(text: str) -> None:
-    from docbatch.executors.registry import parse_executor
-
-    parse_executor(text)
-
-
-# Options whose text has units or a grammar of its own, by parameter name (the same in every command).
-_UNIT_CHECKS: dict[str, Callable[[str], None]] = {
-    "timeout": _duration,
-    "grace": _duration_or_zero,
-    "backoff": _duration_or_zero,
-    "wait_lock": _duration_or_zero,
-    "max_runtime": _duration,
-    "older_than": _duration,
-    "max_file_size": _size,
-    "memory_limit": _size,
-    "memory_per_job": _size,
-    "min_free_memory": _size,
-    "max_failures": _failure_budget,
-    "executor": _executor,
-    "exec_template": _exec_template,
-}
-
-
-# Numbers with bounds, by parameter name: the field of the run configuration that holds the bounds.
-_BOUNDED: dict[str, tuple[type[BaseModel], str]] = {
-    "concurrency": (PoolConfig, "concurrency"),
-    "max_jobs_per_worker": (PoolConfig, "max_jobs_per_worker"),
-    "retries": (RunConfig, "retries"),
-}
-
-
-def _check_range(name: str, value: object, origin: str) -> None:
-    """The configuration's own bounds (`concurrency >= 1`), checked here so the error names the origin."""
-    if name not in _BOUNDED or value is None:
-        return
-    from typing import Annotated
-
-    from pydantic import TypeAdapter, ValidationError
-
-    model, field = _BOUNDED[name]
-    info = model.model_fields[field]
-    try:
-        bounded: Any = Annotated[(info.annotation, *info.metadata)]  # the field's type with its bounds
-        TypeAdapter(bounded).validate_python(value)
-    except ValidationError as error:
-        raise ConfigError(f"{origin}: {error.errors()[0]['msg']}") from None
-
-
-def load_defaults(app: typer.Typer, argv: Sequence[str]) -> dict[str, dict[str, object]]:
-    """The default map for ``app`` from docbatch.toml, after checking the file and every value the
-    command named in ``argv`` (the arguments after the program name) will use.
+def load_defaults(app: typer.Typer, argv: Sequence[str]) -> ConfigFile:
+    """docbatch.toml for ``app`` (its ``defaults`` are the app's default map), after checking the file
+    and that every value the command named in ``argv`` (the arguments after the program name) will use
+    converts to its option's type; units and bounds are the command's to parse (naming the origin
+    with :func:`origin_of`). Pass the result as the context's ``obj``.
 
     Raises ConfigError (exit 2) naming the origin of the first bad value or unknown name.
     """
     group = typer.main.get_command(app)
     if not isinstance(group, typer.core.TyperGroup):
-        return {}
+        return ConfigFile()
     commands = {name: command for name, command in group.commands.items() if not command.hidden}
     name, arguments = _invoked(argv, commands)
     if name is None:  # `docbatch --version`, `--help` or a mistyped command: no defaults to give
-        return {}
+        return ConfigFile()
     config_file = load_config_file({name: _file_keys(command) for name, command in commands.items()})
     _check_values(name, commands[name], arguments, config_file)
-    return config_file.defaults
+    return config_file
+
+
+def origin_of(context: Context, name: str, value: object = None) -> str:
+    """Where the value of the parameter ``name`` of the running command came from, as the user wrote
+    it: `--timeout "5 mins"` (``value``: the text given, or an item of a repeated flag),
+    `DOCBATCH_TIMEOUT="x"`, `docbatch.toml [run] timeout = "5m"`; the flag alone (`--manifest`,
+    `PATH`) for a list named as a whole."""
+    parameter = next((parameter for parameter in context.command.params if parameter.name == name), None)
+    if parameter is None:
+        return name
+    source = context.get_parameter_source(name)
+    if source is not None and source.name == "ENVIRONMENT":
+        return f"{_envvar_name(parameter.envvar)}={json.dumps(parameter.value_from_envvar(context))}"
+    config_file = context.find_root().obj
+    if source is not None and source.name == "DEFAULT_MAP" and isinstance(config_file, ConfigFile):
+        return config_file.origins.get((context.info_name or "", name), _long_flag(parameter.opts))
+    if parameter.param_type_name != "option":
+        return "PATH"
+    flag = _long_flag(parameter.opts)
+    return f"{flag} {json.dumps(value)}" if isinstance(value, str) else flag
+
+
+def refuse(context: Context, name: str, error: ConfigError, value: str) -> ConfigError:
+    """``error`` (a value's problem, `invalid duration '5 mins': ...`) as one line naming the value's
+    origin instead of the value: `--timeout "5 mins": invalid duration: ...`."""
+    flag = _long_flag(next((p.opts for p in context.command.params if p.name == name), [name]))
+    reason = str(error).replace(f" {value!r}", "", 1).removeprefix(f"{flag}: ")
+    return ConfigError(f"{origin_of(context, name, value)}: {reason}")
 
 
 def _file_keys(command: Command) -> dict[str, str]:
@@ -173,24 +129,15 @@ def _value_and_origin(
 
 
 def _check_one(parameter: Parameter, context: Context, raw: object, origin: str) -> None:
-    """Convert ``raw`` as the real parse will, then check its unit grammar; ConfigError naming ``origin``."""
+    """Convert ``raw`` as the real parse will (a list where one is expected, a number, a choice);
+    ConfigError naming ``origin``."""
     flag = _long_flag(parameter.opts)
     if parameter.multiple and not isinstance(raw, list | tuple):
         raise ConfigError(f"{origin}: a list is expected, e.g. {flag[2:]} = [{json.dumps(raw)}]")
     try:
-        value = parameter.process_value(context, raw)
+        parameter.process_value(context, raw)  # converted only to be checked: the real parse converts it
     except typer.BadParameter as error:
         raise ConfigError(f"{origin}: {error.message.removeprefix('Value error, ')}") from None
-    _check_range(parameter.name or "", value, origin)
-    check = _UNIT_CHECKS.get(parameter.name or "")
-    if check is None or not isinstance(value, str):
-        return
-    try:
-        check(value)
-    except ConfigError as error:
-        # The checkers name the value (and some the flag) themselves; the origin already does both.
-        reason = str(error).replace(f" {value!r}", "", 1).removeprefix(f"{flag}: ")
-        raise ConfigError(f"{origin}: {reason}") from None
 
 
 def _envvar_name(envvar: str | Sequence[str] | None) -> str:

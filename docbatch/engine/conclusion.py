@@ -21,7 +21,7 @@ from docbatch.errors import EnvironmentFailed, ExitCode, environment_problem
 from docbatch.outputs.reports import run_report_path, write_run_report
 from docbatch.report.build import build_report
 from docbatch.report.model import RunReport
-from docbatch.serialization import dumps_compact, dumps_pretty
+from docbatch.serialization import dumps_pretty
 
 
 @dataclass
@@ -63,7 +63,7 @@ async def conclude(run: RunContext, ledger: Ledger, status: str, cpu_before: os.
         report_problem = None  # said once, as the cause
     if cause is not None:
         report.exit_code = int(ExitCode.ENVIRONMENT)
-    counts_json = dumps_compact(run.progress.snapshot()).decode()
+    counts_json = run.progress.snapshot().model_dump_json()
     ledger_problem = await asyncio.to_thread(record_finish, ledger, run.run_id, report, written, counts_json)
     if cause is None and ledger_problem is not None:
         cause = ledger_problem

@@ -12,7 +12,6 @@ import psutil
 from docbatch.checkpoint.base import Ledger
 from docbatch.engine.context import RunContext
 from docbatch.errors import EnvironmentFailed
-from docbatch.serialization import dumps_compact
 
 HEARTBEAT_INTERVAL_S = 1.0
 
@@ -25,7 +24,7 @@ async def publish_heartbeats(run: RunContext, ledger: Ledger) -> None:
         run.progress.throttled_s = run.governor.throttled_s if run.governor is not None else 0.0
         note_executor(run)
         run.progress.sample(await asyncio.to_thread(_workers_rss))
-        snapshot = dumps_compact(run.progress.snapshot()).decode()
+        snapshot = run.progress.snapshot().model_dump_json()
         try:
             await asyncio.to_thread(ledger.heartbeat, run.run_id, time.time(), snapshot)
         except EnvironmentFailed as error:  # the ledger refuses writes (disk full): the run must stop

@@ -10,7 +10,6 @@ import fnmatch
 import itertools
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from docbatch.engine.jobs import try_batch
 from docbatch.engine.planner import Planner, Verdict
 from docbatch.engine.refusals import fail_before_handover, fail_unreadable
 from docbatch.engine.resources import MemoryGovernor
-from docbatch.engine.stopping import FailureBudget, StopController, schedule_deadline
+from docbatch.engine.stopping import StopController, schedule_deadline
 from docbatch.errors import DocbatchError
 from docbatch.executors.base import Executor
 from docbatch.executors.registry import build_executor
@@ -44,11 +43,6 @@ DISCOVERY_CHUNK_S = 0.02  # ... or after this long, so that work starts while a 
 _log = logging.getLogger("docbatch")
 
 
-def new_run_id() -> str:
-    """Sortable and unique: UTC time plus a random suffix."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
 def _log_start(run_id: str, config: RunConfig) -> None:
     """The run's first log event: its id, the command line and the effective configuration, so that a
     log file alone says what each night's run was asked to do."""
@@ -57,14 +51,19 @@ def _log_start(run_id: str, config: RunConfig) -> None:
     _log.info("start run=%s command=%s", run_id, " ".join(config.command), extra={"event": "start", "fields": fields})
 
 
-async def run_batch(
+async def execute_run(
     config: RunConfig,
     *,
+    run_id: str,
+    stopper: StopController,
     executor: Executor | None = None,
     progress: RunProgress | None = None,
     ledger_store: LedgerStore | None = None,
 ) -> RunOutcome:
-    """Process every document of ``config`` that needs it and return the report.
+    """Process every document of ``config`` that needs it as the run ``run_id`` and return the report.
+
+    ``stopper`` is how the caller stops (drains) or cancels the run; the runner installs no signal
+    handlers, and sets ``stopper.begun`` once the run is recorded in the ledger. The caller closes it.
 
     ``executor``: None builds the one ``config.executor`` names (executors/registry.py);
     ``ledger_store``: where the ledger is kept, SQLite in the state folder unless told otherwise.
@@ -92,7 +91,8 @@ async def run_batch(
         output_lock = OutputLock(config.output.root, config.state_dir)
         await asyncio.to_thread(output_lock.acquire, config.wait_lock_s)
         try:
-            return await _run_locked(config, executor, progress, output_lock, ledger_store or SqliteStore())
+            store = ledger_store or SqliteStore()
+            return await _run_locked(config, run_id, stopper, executor, progress, output_lock, store)
         finally:
             output_lock.release()
     finally:
@@ -101,6 +101,8 @@ async def run_batch(
 
 async def _run_locked(
     config: RunConfig,
+    run_id: str,
+    stopper: StopController,
     executor: Executor | None,
     progress: RunProgress | None,
     output_lock: OutputLock,
@@ -109,7 +111,7 @@ async def _run_locked(
     ledger = await asyncio.to_thread(store.open_writer, config.state_dir)
     await asyncio.to_thread(output_lock.claim)
     reader = store.open_reader(config.state_dir)
-    run = _new_run(config, executor or build_executor(config), progress, ledger, reader)
+    run = _new_run(config, run_id, stopper, executor or build_executor(config), progress, ledger, reader)
     cpu_before = os.times()
     try:  # the first write: a ledger that refuses writes stops the run here, before the batch (exit 5)
         ledger.begin_run(_run_record(run))
@@ -123,17 +125,16 @@ async def _run_locked(
     run.batching = BatchSizer(run.executor.batch_target_s)
     run.progress.memory_limit_bytes = config.memory_limit_bytes
     run.recorder.start()
-    run.stopper.install_signal_handlers()
+    run.stopper.begun.set()
     cancel_deadline = schedule_deadline(run.stopper, config.max_runtime_s)
     heartbeat = asyncio.create_task(publish_heartbeats(run, ledger), name="heartbeat")
     try:
         await _process_all(run)
     except asyncio.CancelledError:
-        # Cancelled from outside (a caller's timeout, asyncio.run on Ctrl-C without our handlers).
+        # Cancelled from outside (a caller's timeout, asyncio.run on Ctrl-C without a handle's signals).
         run.stopper.reason = run.stopper.reason or "cancelled"
     finally:
         cancel_deadline()
-        run.stopper.remove_signal_handlers()
         heartbeat.cancel()
         await _wind_down(run)
         reader.close()
@@ -145,23 +146,27 @@ async def _run_locked(
 
 
 def _new_run(
-    config: RunConfig, executor: Executor, progress: RunProgress | None, ledger: Ledger, reader: LedgerLookup
+    config: RunConfig,
+    run_id: str,
+    stopper: StopController,
+    executor: Executor,
+    progress: RunProgress | None,
+    ledger: Ledger,
+    reader: LedgerLookup,
 ) -> RunContext:
     """The shared state of a run about to start (nothing runs yet)."""
-    stopper = StopController(config.grace_s, running_count=lambda: len(run.progress.running_jobs()))
-    run = RunContext(
+    return RunContext(
         config=config,
-        run_id=new_run_id(),
+        run_id=run_id,
         executor=executor,
         recorder=LedgerRecorder(ledger, on_failure=lambda error: stopper.fail(str(error))),
         progress=progress or RunProgress(),
         planner=Planner(config, reader),
         stopper=stopper,
-        failure_budget=FailureBudget.parse(config.max_failures) if config.max_failures else None,
+        failure_budget=config.max_failures,
         queue=asyncio.PriorityQueue(maxsize=config.pool.queue_size),
         governor=_memory_governor(config, executor),
     )
-    return run
 
 
 def _memory_governor(config: RunConfig, executor: Executor) -> MemoryGovernor | None:

@@ -1,68 +1,27 @@
-"""Ending a run early but cleanly: signals, --max-runtime, --max-failures and a failing environment
-(a full disk, a ledger that cannot be written).
+"""Ending a run early but cleanly: a stop or cancel request (from whoever holds the run's handle: the
+CLI on a signal, later a server), --max-runtime, --max-failures and a failing environment (a full
+disk, a ledger that cannot be written).
 
 The first request stops admitting documents and lets running jobs finish within a grace period;
-when the grace runs out, or at a second SIGINT/SIGTERM, running jobs are cancelled. Signal handlers
-only record the request: the runner acts on it at its next step.
+when the grace runs out, or at a cancel request, running jobs are cancelled. Requests only record
+what is asked: the runner acts on it at its next step. The engine installs no signal handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from docbatch.config import FailureBudget as FailureBudget  # the engine's name for it, declared with the config
 
 _log = logging.getLogger("docbatch")
-_AGAIN = {signal.SIGINT: "Ctrl-C again", signal.SIGTERM: "SIGTERM again"}
+# What a user does next to cancel at once, told in the stop message (the CLI names its signal).
 _AGAIN_ANY = "Ctrl-C or SIGTERM"
 
 
-@dataclass(frozen=True)
-class FailureBudget:
-    """--max-failures: an absolute count, or a share of finished documents (after a minimum sample)."""
-
-    count: int | None = None
-    share: float | None = None
-    min_sample: int = 20
-
-    @classmethod
-    def parse(cls, text: str) -> FailureBudget:
-        from docbatch.errors import ConfigError
-
-        text = text.strip()
-        try:
-            if text.endswith("%"):
-                share = float(text[:-1]) / 100
-                if not 0 < share <= 1:
-                    raise ValueError
-                return cls(share=share)
-            count = int(text)
-            if count < 1:
-                raise ValueError
-            return cls(count=count)
-        except ValueError:
-            raise ConfigError(f"invalid --max-failures {text!r}: use a count (50) or a share (5%)") from None
-
-    def room(self, failures: int) -> int | None:
-        """How many more failures a count budget allows (None: no count). Batches are kept this small,
-        so that a run stops close to the budget even when its documents fail fast."""
-        return None if self.count is None else max(1, self.count - failures)
-
-    def exceeded(self, failures: int, finished: int) -> bool:
-        """Whether ``failures`` (documents that failed or died in this run) is over the budget; a share
-        is taken of ``finished`` (documents this run processed to a final state)."""
-        if self.count is not None:
-            return failures >= self.count
-        if self.share is not None:
-            return finished >= self.min_sample and failures / finished > self.share
-        return False
-
-
 class StopController:
-    """Tracks why and how hard the run must stop; installed for the duration of one run."""
+    """Tracks why and how hard one run must stop; created by its caller (app/) and handed to the runner."""
 
     def __init__(self, grace_s: float, running_count: Callable[[], int] = lambda: 0) -> None:
         self.grace_s = grace_s
@@ -74,31 +33,24 @@ class StopController:
         self.environment_failure: str | None = None
         self.draining = asyncio.Event()
         self.cancel_now = asyncio.Event()
+        # Set by the runner once the run is in the ledger: from then on a stop drains it and a resume
+        # picks up what is left; before, there is nothing to drain.
+        self.begun = asyncio.Event()
         self._grace_task: asyncio.Task[None] | None = None
-        self._installed: list[signal.Signals] = []
 
-    def install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._on_signal, signum)
-                self._installed.append(signum)
-
-    def remove_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in self._installed:
-            loop.remove_signal_handler(signum)
-        self._installed.clear()
-        if self._grace_task is not None:
-            self._grace_task.cancel()
-
-    def _on_signal(self, signum: signal.Signals) -> None:
+    def cancel(self, reason: str = "cancel requested") -> None:
+        """Cancel the running jobs now, after a stop request or instead of one; they end `cancelled`
+        (resumable). ``reason`` is the stop reason when no stop was requested before."""
         if self.reason is None:
-            self.request(f"{signum.name} received", again=_AGAIN.get(signum, _AGAIN_ANY))
-            return
-        _log.warning("%s received again: cancelling the running jobs", signum.name)
+            self.reason = reason
+            self.draining.set()
         self.hard = True
         self.cancel_now.set()
+
+    def close(self) -> None:
+        """The run is over: the grace timer, if one runs, has nothing left to cancel."""
+        if self._grace_task is not None:
+            self._grace_task.cancel()
 
     def request(self, reason: str, *, again: str = _AGAIN_ANY) -> None:
         """Stop admitting documents; cancel running ones after the grace period. Says so, and how to cancel

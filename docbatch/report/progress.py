@@ -10,7 +10,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from docbatch.models import Document, JobRecord, JobState, Skip
+from docbatch.models import ActiveJobStatus, Document, JobRecord, JobState, RunSnapshot, Skip, StageStatus
 from docbatch.report.model import Failure, SkipEntry, SlowDocument, TimelinePoint, TypeCounts
 from docbatch.report.stats import Histogram
 
@@ -185,36 +185,37 @@ class RunProgress:
         if len(self.timeline) > MAX_TIMELINE:
             self.timeline = self.timeline[::2]
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> RunSnapshot:
         """Counters for `docbatch status`, published in the ledger while the run goes on."""
         now = time.monotonic()
-        return {
-            "discovered": self.discovered,
-            "discovery_done": self.discovery_done,
-            "discovered_bytes": self.discovered_bytes,
-            "processed": self.processed,
-            "bytes_done": self.bytes_done,
-            "bytes_left": self.bytes_left,
-            "pages_done": self.pages_done,
-            "states": dict(self.states),
-            "dead_carried_over": self.dead_carried_over,
-            "active": len(self.active),
-            "error_kinds": dict(self.error_kinds),
-            "started_at": self.started_at,
-            "stages": self.stage_summary(),
-            "workers_rss_bytes": self.workers_rss_bytes,
-            "memory_limit_bytes": self.memory_limit_bytes,
-            "throttled": self.throttled,
-            "throttled_s": round(self.throttled_s, 1),
-            "retry_waiting": len(self.retry_due),
-            "next_retry_at": min(self.retry_due.values()) if self.retry_due else None,
-            "active_jobs": [
-                {"source_id": job.source_id, "stage": job.stage, "running_s": round(now - job.started_at, 1)}
-                for job in self.running_jobs()[:MAX_ACTIVE_PUBLISHED]
-            ],
-            "waiting_in_batches": self.waiting_in_batches(),
-            "executor_info": self.executor_info,
-        }
+        active_jobs = [
+            ActiveJobStatus(source_id=job.source_id, stage=job.stage, running_s=round(now - job.started_at, 1))
+            for job in self.running_jobs()[:MAX_ACTIVE_PUBLISHED]
+        ]
+        return RunSnapshot(
+            discovered=self.discovered,
+            discovery_done=self.discovery_done,
+            discovered_bytes=self.discovered_bytes,
+            processed=self.processed,
+            bytes_done=self.bytes_done,
+            bytes_left=self.bytes_left,
+            pages_done=self.pages_done,
+            states=dict(self.states),
+            dead_carried_over=self.dead_carried_over,
+            active=len(self.active),
+            error_kinds=dict(self.error_kinds),
+            started_at=self.started_at,
+            stages=self.stage_summary(),
+            workers_rss_bytes=self.workers_rss_bytes,
+            memory_limit_bytes=self.memory_limit_bytes,
+            throttled=self.throttled,
+            throttled_s=round(self.throttled_s, 1),
+            retry_waiting=len(self.retry_due),
+            next_retry_at=min(self.retry_due.values()) if self.retry_due else None,
+            active_jobs=active_jobs,
+            waiting_in_batches=self.waiting_in_batches(),
+            executor_info=self.executor_info,
+        )
 
     def running_jobs(self) -> list[ActiveJob]:
         """Jobs a worker is on now (not those waiting in their batch or done with it), oldest first."""
@@ -224,12 +225,12 @@ class RunProgress:
     def waiting_in_batches(self) -> int:
         return sum(1 for job in list(self.active.values()) if job.stage == "queued")
 
-    def stage_summary(self) -> dict[str, dict[str, float]]:
+    def stage_summary(self) -> dict[str, StageStatus]:
         """Mean, p95 and total per stage so far (what `docbatch status` shows of a live run)."""
         summary = {}
         for stage, histogram in self.stage_totals.items():
             found = histogram.distribution()
-            summary[stage] = {"count": found.count, "mean": found.mean, "p95": found.p95, "total": found.total}
+            summary[stage] = StageStatus(count=found.count, mean=found.mean, p95=found.p95, total=found.total)
         return summary
 
     def on_stage(self, source_id: str, stage: str) -> None:

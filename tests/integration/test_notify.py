@@ -120,7 +120,7 @@ def test_an_endpoint_answering_500_is_one_logged_line_and_the_exit_code_stands(t
 
 @pytest.mark.parametrize("answer", [None, b"garbage, not HTTP\r\n\r\n"], ids=["silent", "garbage"])
 def test_an_endpoint_that_never_answers_or_answers_garbage_is_a_failed_delivery(answer: bytes | None) -> None:
-    from docbatch.notify import post_webhook
+    from docbatch.app.notify import post_webhook
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

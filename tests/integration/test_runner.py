@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from docbatch.app.runs import run_to_end
 from docbatch.config import OutputFormat, RunConfig, SourceConfig
-from docbatch.engine.runner import run_batch
 from docbatch.errors import ExitCode
 from docbatch.report.progress import RunProgress
 from tests.conftest import write_texts
@@ -32,7 +32,7 @@ def _no_children_left() -> bool:
 
 async def test_sample_docs_end_to_end(sample_docs: Path, make_config: Callable[..., RunConfig]) -> None:
     config = make_config(sample_docs)
-    outcome = await run_batch(config)
+    outcome = await run_to_end(config)
     report = outcome.report
     assert outcome.exit_code is ExitCode.DOCUMENTS_FAILED
     assert report.counts.reconciles
@@ -63,9 +63,9 @@ async def test_outputs_are_byte_identical_across_runs(
     sample_docs: Path, make_config: Callable[..., RunConfig], tmp_path: Path
 ) -> None:
     first = make_config(sample_docs)
-    await run_batch(first)
+    await run_to_end(first)
     second = first.model_copy(update={"output": first.output.model_copy(update={"root": tmp_path / "again"})})
-    await run_batch(second)
+    await run_to_end(second)
     for output in first.output.root.rglob("*.json"):
         if output.name != "report.json" and output.parent.name != "reports":
             assert output.read_bytes() == (tmp_path / "again" / output.relative_to(first.output.root)).read_bytes()
@@ -76,7 +76,7 @@ async def test_a_hung_document_is_killed_at_its_timeout_and_the_others_succeed(
 ) -> None:
     docs = write_texts(tmp_path / "docs", "hang.txt", "a.txt", "b.txt", "c.txt")
     config = make_config(docs, timeout_s=1.0, processor_override=MISBEHAVE)
-    outcome = await run_batch(config)
+    outcome = await run_to_end(config)
     report = outcome.report
     assert report.counts.succeeded == 3
     (failure,) = report.failures
@@ -99,7 +99,7 @@ async def test_a_dying_or_failing_processor_fails_only_its_document(
     tmp_path: Path, make_config: Callable[..., RunConfig], name: str, kind: str, message: str
 ) -> None:
     docs = write_texts(tmp_path / "docs", name, "ok1.txt", "ok2.txt", "ok3.txt")
-    outcome = await run_batch(make_config(docs, processor_override=MISBEHAVE))
+    outcome = await run_to_end(make_config(docs, processor_override=MISBEHAVE))
     assert outcome.report.counts.succeeded == 3
     (failure,) = outcome.report.failures
     assert failure.error_kind == kind and message in failure.message
@@ -122,7 +122,7 @@ async def test_start_order_follows_priority_then_discovery_order(
     monkeypatch.setenv("DOCBATCH_TEST_ORDER_LOG", str(log))
     config = make_config(concurrency=1, processor_override="tests.helpers.processors:record_order")
     config = config.model_copy(update={"sources": SourceConfig(manifests=[manifest])})
-    await run_batch(config)
+    await run_to_end(config)
     started = [line.removesuffix(".txt") for line in log.read_text().split()]
     assert sorted(started) == sorted(names)
     by_priority = ["c1", "c2", "h1", "h2", "n1", "n2", "l1", "l2"]
@@ -140,7 +140,7 @@ async def test_jsonl_output_is_one_line_per_document(sample_docs: Path, make_con
 
     config = make_config(sample_docs)
     config = config.model_copy(update={"output": OutputConfig(root=config.output.root, format=OutputFormat.JSONL)})
-    await run_batch(config)
+    await run_to_end(config)
     lines = (config.output.root / "documents.jsonl").read_text().splitlines()
     assert len(lines) == 15
     assert {json.loads(line)["source"]["id"] for line in lines} >= {"annual-report-2025.pdf", "data/notes.md"}
@@ -152,7 +152,7 @@ async def test_cancelling_a_run_writes_an_interrupted_report_and_stops_the_worke
     docs = write_texts(tmp_path / "docs", "hang1.txt", "hang2.txt", "later.txt")
     config = make_config(docs, timeout_s=60.0, processor_override=MISBEHAVE)
     progress = RunProgress()
-    task = asyncio.create_task(run_batch(config, progress=progress))
+    task = asyncio.create_task(run_to_end(config, progress=progress))
     while len(progress.running_jobs()) < 2:  # both hang inside a worker; later.txt waits behind them
         await asyncio.sleep(0.02)
     task.cancel()
@@ -178,7 +178,7 @@ async def test_priority_rules_and_largest_first_order(
     monkeypatch.setenv("DOCBATCH_TEST_ORDER_LOG", str(log))
     pool = PoolConfig(concurrency=1, order=QueueOrder.SIZE_DESC, priority_rules=[("urgent*", 3)])
     config = make_config(docs, processor_override="tests.helpers.processors:record_order")
-    await run_batch(config.model_copy(update={"pool": pool}))
+    await run_to_end(config.model_copy(update={"pool": pool}))
     # The rule's critical one first, then largest first.
     _assert_start_order(log.read_text().split(), ["urgent.txt", "b.txt", "c.txt", "d.txt", "a.txt"])
 
@@ -188,6 +188,6 @@ async def test_inline_executor_runs_the_same_pipeline_in_process(
 ) -> None:
     from docbatch.executors.inline import InlineExecutor
 
-    outcome = await run_batch(make_config(sample_docs / "data"), executor=InlineExecutor())
+    outcome = await run_to_end(make_config(sample_docs / "data"), executor=InlineExecutor())
     assert outcome.report.executor == "inline"
     assert outcome.report.counts.succeeded == 6 and outcome.exit_code is ExitCode.OK

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from docbatch.app.runs import run_to_end
 from docbatch.config import RunConfig
-from docbatch.engine.runner import run_batch
 from docbatch.errors import ExitCode
 from docbatch.executors.local import LocalExecutor
 from tests.conftest import run_cli, write_texts
@@ -27,7 +27,7 @@ async def test_endless_allocation_is_killed_as_memory_at_the_per_job_cap(
 ) -> None:
     docs = write_texts(tmp_path / "docs", "alloc.txt", "a.txt", "b.txt")
     config = make_config(docs, processor_override=MISBEHAVE, memory_per_job_bytes=300 * MiB, timeout_s=60)
-    outcome = await run_batch(config)
+    outcome = await run_to_end(config)
     (failure,) = outcome.report.failures
     assert (failure.source_id, failure.error_kind, failure.state) == ("alloc.txt", "memory", "dead")
     assert "--memory-per-job" in failure.message
@@ -43,7 +43,7 @@ async def test_a_timeout_kills_the_processors_child_processes_too(
     monkeypatch.setenv("DOCBATCH_TEST_CHILD_PID", str(pid_file))
     docs = write_texts(tmp_path / "docs", "spawn.txt", "ok.txt")
     config = make_config(docs, processor_override=MISBEHAVE, timeout_s=1.5, retries=0)
-    outcome = await run_batch(config)
+    outcome = await run_to_end(config)
     assert outcome.report.failures[0].error_kind == "timeout"
     child = int(pid_file.read_text())
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
@@ -54,7 +54,7 @@ async def test_timeouts_and_crashes_are_retried_then_fail_with_their_attempts(
 ) -> None:
     docs = write_texts(tmp_path / "docs", "exit.txt", "ok.txt")
     config = make_config(docs, processor_override=MISBEHAVE, retries=2, backoff_s=0.1)
-    outcome = await run_batch(config)
+    outcome = await run_to_end(config)
     (failure,) = outcome.report.failures
     assert (failure.error_kind, failure.state, failure.attempts) == ("crash", "failed", 3)
     assert outcome.report.retries == 2
@@ -67,7 +67,7 @@ async def test_a_worker_killed_from_outside_costs_one_retry_and_nothing_else(
     docs = write_texts(tmp_path / "docs", "slow1.txt", "slow2.txt", "slow3.txt", "slow4.txt")
     config = make_config(docs, processor_override=MISBEHAVE, backoff_s=0.1)
     executor = LocalExecutor(2)
-    task = asyncio.create_task(run_batch(config, executor=executor))
+    task = asyncio.create_task(run_to_end(config, executor=executor))
     while not [job for job in executor.jobs.values() if job.pid is not None]:
         await asyncio.sleep(0.02)
     victim = next(job for job in executor.jobs.values() if job.pid is not None)
@@ -86,7 +86,7 @@ async def test_a_memory_limit_below_the_concurrency_throttles_and_finishes(
     config = make_config(
         docs, concurrency=2, processor_override=MISBEHAVE, memory_limit_bytes=300 * MiB, retries=6, backoff_s=0.2
     )
-    outcome = await run_batch(config)
+    outcome = await run_to_end(config)
     resources = outcome.report.resources
     assert outcome.report.counts.succeeded == 6
     assert resources.throttled_s > 0 and resources.throttle_events >= 1
@@ -102,7 +102,7 @@ async def test_short_documents_travel_in_batches_yet_each_keeps_its_own_deadline
     names = [f"a{index:03d}.txt" for index in range(150)] + [f"z{index:03d}.txt" for index in range(150)]
     docs = write_texts(tmp_path / "docs", *names, "hang.txt", "segfault.txt")
     config = make_config(docs, processor_override=MISBEHAVE, timeout_s=2.0, retries=0)
-    outcome = await run_batch(config)
+    outcome = await run_to_end(config)
     report = outcome.report
     assert report.largest_batch > 10 and report.batches < len(names)  # they really travelled together
     kinds = {failure.source_id: failure.error_kind for failure in report.failures}

@@ -7,13 +7,13 @@ import socket
 import time
 from pathlib import Path
 
+from docbatch.app.progress import RunProgress
+from docbatch.app.status import describe
 from docbatch.checkpoint.base import RunRecord
 from docbatch.checkpoint.reader import LedgerReader, find_run
 from docbatch.checkpoint.sqlite import SqliteLedger
-from docbatch.cli.status_cmd import describe, render
+from docbatch.cli.status_cmd import render
 from docbatch.models import Document
-from docbatch.report.progress import RunProgress
-from docbatch.serialization import dumps_compact
 
 
 def _document(name: str, size: int) -> Document:
@@ -26,7 +26,7 @@ def _ledger_with(tmp_path: Path, progress: RunProgress, *, stopped: bool) -> Led
         RunRecord(run_id="r1", started_at=progress.started_at, pid=os.getpid(), host=socket.gethostname(),
                   command="docbatch run docs", config_json="{}", output_dir="out", executor="local")
     )  # fmt: skip
-    counts = dumps_compact(progress.snapshot()).decode()
+    counts = progress.snapshot().model_dump_json()
     if stopped:
         ledger.finish_run("r1", status="interrupted", finished_at=time.time(), exit_code=4,
                           report_path="out/report.json", counts_json=counts)  # fmt: skip
@@ -52,10 +52,10 @@ def test_a_resumed_live_run_shows_the_rate_of_processed_documents_retries_due_an
     reader = _ledger_with(tmp_path, progress, stopped=False)
     info = describe(reader, find_run(reader, None))
     reader.close()
-    assert info["status"] == "running"
-    assert info["docs_per_s"] < 1  # 2 documents in 10 s, not 10,000 skipped ones
-    assert info["retry_waiting"] == 1 and 0 < info["next_retry_in_s"] <= 5
-    assert info["memory"]["throttled"] and info["memory"]["throttled_s"] == 3.0
+    assert info.status == "running"
+    assert info.docs_per_s < 1  # 2 documents in 10 s, not 10,000 skipped ones
+    assert info.retry_waiting == 1 and info.next_retry_in_s is not None and 0 < info.next_retry_in_s <= 5
+    assert info.memory.throttled and info.memory.throttled_s == 3.0
     text = render(info)
     assert "1 document waits for a retry, the next in 0:0" in text
     assert (
@@ -72,7 +72,7 @@ def test_an_interrupted_run_lists_its_documents_left_pending(tmp_path: Path) -> 
     reader = _ledger_with(tmp_path, progress, stopped=True)
     info = describe(reader, find_run(reader, None))
     reader.close()
-    assert info["status"] == "interrupted" and info["pending"] == 4
+    assert info.status == "interrupted" and info.pending == 4
     text = render(info)
     assert "cancelled 2  succeeded 6  pending 4" in text
     assert "pending   4 not done when the run stopped; the same command again does them" in text

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from docbatch.app.runs import run_to_end
 from docbatch.checkpoint.memory import MemoryLedger
 from docbatch.config import RunConfig
 from docbatch.engine.conclusion import RunOutcome
-from docbatch.engine.runner import run_batch
 from docbatch.errors import ExitCode
 from docbatch.executors.base import OutputTarget
 from docbatch.executors.inline import InlineExecutor
@@ -63,7 +63,7 @@ def states(outcome: RunOutcome) -> tuple[int, int, int, int, int]:
 
 async def test_a_whole_run_is_recorded_in_the_memory_ledger(config: RunConfig) -> None:
     ledger = MemoryLedger()
-    outcome = await run_batch(config, ledger_store=ledger)  # the executor comes from --executor inline
+    outcome = await run_to_end(config, ledger_store=ledger)  # the executor comes from --executor inline
     assert outcome.exit_code is ExitCode.OK
     assert states(outcome) == (3, 3, 0, 0, 0)
     run = ledger.runs[outcome.report.run_id]
@@ -78,9 +78,9 @@ async def test_a_whole_run_is_recorded_in_the_memory_ledger(config: RunConfig) -
 
 async def test_a_second_run_skips_what_is_done_and_redoes_what_changed(config: RunConfig, docs: Path) -> None:
     ledger = MemoryLedger()
-    await run_batch(config, ledger_store=ledger)
+    await run_to_end(config, ledger_store=ledger)
     (docs / "b.txt").write_text("b, longer than before\n")
-    outcome = await run_batch(config, ledger_store=ledger)
+    outcome = await run_to_end(config, ledger_store=ledger)
     assert states(outcome) == (3, 1, 2, 0, 0)
     started = [event.source_id for event in ledger.run_events(outcome.report.run_id) if event.state is JobState.RUNNING]
     assert started == ["b.txt"]
@@ -90,7 +90,7 @@ async def test_a_second_run_skips_what_is_done_and_redoes_what_changed(config: R
 async def test_a_crash_is_retried_and_the_retry_succeeds(config: RunConfig) -> None:
     ledger = MemoryLedger()
     executor = ScriptedFailures({"a.txt": [(ErrorKind.CRASH, JobState.FAILED)]})
-    outcome = await run_batch(config, executor=executor, ledger_store=ledger)
+    outcome = await run_to_end(config, executor=executor, ledger_store=ledger)
     assert outcome.exit_code is ExitCode.OK
     assert states(outcome) == (3, 3, 0, 0, 0)
     history = [
@@ -103,7 +103,7 @@ async def test_a_crash_is_retried_and_the_retry_succeeds(config: RunConfig) -> N
 async def test_a_document_failing_every_try_ends_failed_after_its_retries(config: RunConfig) -> None:
     ledger = MemoryLedger()
     executor = ScriptedFailures({"a.txt": [(ErrorKind.CRASH, JobState.FAILED)] * 3})
-    outcome = await run_batch(config, executor=executor, ledger_store=ledger)
+    outcome = await run_to_end(config, executor=executor, ledger_store=ledger)
     assert outcome.exit_code is ExitCode.DOCUMENTS_FAILED
     assert states(outcome) == (3, 2, 0, 1, 0)
     assert executor.tries["a.txt"] == 3  # the first try and two retries
@@ -113,11 +113,11 @@ async def test_a_document_failing_every_try_ends_failed_after_its_retries(config
 async def test_a_dead_document_stays_dead_in_the_next_run_without_a_try(config: RunConfig) -> None:
     ledger = MemoryLedger()
     executor = ScriptedFailures({"a.txt": [(ErrorKind.CORRUPT, JobState.DEAD)]})
-    first = await run_batch(config, executor=executor, ledger_store=ledger)
+    first = await run_to_end(config, executor=executor, ledger_store=ledger)
     assert first.exit_code is ExitCode.DOCUMENTS_FAILED
     assert states(first) == (3, 2, 0, 0, 1)
     assert executor.tries["a.txt"] == 1  # a permanent error is not retried
-    second = await run_batch(config, executor=executor, ledger_store=ledger)
+    second = await run_to_end(config, executor=executor, ledger_store=ledger)
     assert second.exit_code is ExitCode.KNOWN_FAILURES_ONLY
     assert (second.report.counts.dead, second.report.counts.dead_carried_over) == (1, 1)
     assert executor.tries["a.txt"] == 1

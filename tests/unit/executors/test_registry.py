@@ -39,13 +39,12 @@ REGISTRATION = ExecutorRegistration(
 
 
 def config(tmp_path: Path, executor: str, concurrency: int = 3) -> RunConfig:
-    return RunConfig.model_validate(
-        {
-            "sources": SourceConfig(paths=[tmp_path]),
-            "pool": {"concurrency": concurrency},
-            "executor": executor,
-        }
+    """A run's configuration naming ``executor``. The URL is put in after validation: RunConfig checks it
+    against this process's registry, and a plugin under test is only in the registry the test built."""
+    validated = RunConfig.model_validate(
+        {"sources": SourceConfig(paths=[tmp_path]), "pool": {"concurrency": concurrency}}
     )
+    return validated.model_copy(update={"executor": executor})
 
 
 def install_plugin(site: Path, entry_points: str, module: str = PLUGIN) -> None:

@@ -19,14 +19,27 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docbatch.engine.retry import compute_backoff
 from docbatch.report.model import RunReport
 from docbatch.serialization import dumps_compact
 
+if TYPE_CHECKING:
+    from docbatch.app.runs import RunOutcome
+
 SECRET_VARIABLE = "DOCBATCH_NOTIFY_SECRET"
 SIGNATURE_HEADER = "X-Docbatch-Signature"
 _log = logging.getLogger("docbatch")
+
+
+def announce(outcome: RunOutcome, *, notify_url: str | None, on_complete: str | None) -> None:
+    """Post the summary to ``notify_url`` and run the ``on_complete`` command, each when given;
+    whatever happens to them, the run's exit code stands (failures are logged as errors)."""
+    if notify_url:
+        post_webhook(notify_url, summary_payload(outcome.report, outcome.report_path))
+    if on_complete:
+        run_on_complete(on_complete, outcome.report_path)
 
 
 def summary_payload(report: RunReport, report_path: Path) -> dict[str, object]:
