@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from docbatch.executors.worker import run_batch
+from docbatch.executors.job import run_jobs
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 
@@ -30,7 +30,7 @@ class InlineExecutor:
                 specs=[spec], output_root=output[0] if output else None, output_format=output[1] if output else "json"
             )
             try:
-                (result,) = await asyncio.wait_for(asyncio.to_thread(run_batch, batch), timeout_s)
+                (result,) = await asyncio.wait_for(asyncio.to_thread(list, run_jobs(batch)), timeout_s)
             except TimeoutError:
                 result = JobResult(
                     source_id=spec.source_id,
