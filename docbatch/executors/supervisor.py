@@ -274,6 +274,8 @@ class JobSupervisor:
         self._busy = True
         with contextlib.suppress(OSError):  # the child is gone: the first job's failure says how
             child.send(batch)
+            if self._stopping:  # asked while the batch was on its way: stop_admitting saw no busy child
+                child.send(_STOP)
         self._begin(jobs[0], child.pid, batch.announce_stages)
         child.batches += 1
         while len(results) < len(jobs):
