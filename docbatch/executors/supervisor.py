@@ -27,8 +27,9 @@ The child dies with its parent, even when the parent is SIGKILLed: it sets a par
 (``PR_SET_PDEATHSIG``), and reads EOF on its request pipe. The kernel sends that signal when the
 *thread* that created the child exits, so every child is started from one long-lived thread of the
 process (``_Spawner``), never from a worker thread that may end (Dask retires threads; a local driver
-thread ends with its executor). Each child leads its own session (so a terminal's Ctrl-C reaches only
-the coordinator, which decides how jobs end) and its fds 1 and 2 go to its own file (worker_stderr.py).
+thread ends with its executor). Each child leads its own process group (so a terminal's Ctrl-C reaches
+only the coordinator, which decides how jobs end, and a kill reaches whatever the processor started)
+and its fds 1 and 2 go to its own file (worker_stderr.py).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class _Child:
                     stdout=stderr_file,
                     stderr=stderr_file,
                     pass_fds=(request_read, event_write),
-                    start_new_session=True,
+                    process_group=0,  # its own group, in the coordinator's session (as pebble's workers were)
                 )
         finally:
             os.close(request_read)
@@ -211,7 +212,10 @@ class JobSupervisor:
         if self._child is not None and self._child.process.poll() is None:
             return None
         self._discard_child()
-        child = _Child(self.settings)
+        try:
+            child = _Child(self.settings)
+        except OSError as error:  # no pipe or process to be had (too many open files, no memory)
+            return f"the worker process did not start ({error})"
         problem = child.wait_until_ready()
         if problem is None:
             self._child = child
