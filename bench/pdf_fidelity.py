@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from docbatch.executors.worker import run_job
+from docbatch.executors.job import run_job
 from docbatch.models import JobSpec, JobState
 
 

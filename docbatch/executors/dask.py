@@ -72,7 +72,7 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         # docbatch counts attempts itself; a worker lost mid-task fails that task at once (KilledWorker).
-        dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.worker.daemon": False})
+        dask.config.set({"distributed.scheduler.allowed-failures": 0})
         if self.address is None:
             self._cluster = await LocalCluster(
                 n_workers=self.local_workers,

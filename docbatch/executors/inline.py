@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from docbatch.executors.base import JobControl, OutputTarget, StageListener
-from docbatch.executors.worker import run_batch
+from docbatch.executors.job import run_jobs
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 
@@ -53,7 +53,7 @@ class InlineExecutor:
                 output_format=output.format if output else "json",
             )
             try:
-                (result,) = await asyncio.wait_for(asyncio.to_thread(run_batch, batch), timeout_s)
+                (result,) = await asyncio.wait_for(asyncio.to_thread(list, run_jobs(batch)), timeout_s)
             except TimeoutError:
                 result = JobResult(
                     source_id=spec.source_id,

@@ -3,7 +3,8 @@
 Native parsers write to file descriptor 2 when they fail (Rust prints ``memory allocation of N bytes
 failed`` and, with ``RUST_BACKTRACE`` set, dozens of backtrace lines; CPython prints ``Fatal Python
 error``). Left on the terminal, that noise breaks `-q` and the live view; thrown away, it loses the one
-line that explains a crash. So each worker's fd 2 goes to its own file in a folder the executor owns.
+line that explains a crash. So each worker's fds 2 and 1 go to its own file in a folder the supervisor owns, from the
+worker's first instruction on (an import error at start-up lands there too).
 After each job the worker keeps the tail of what that job wrote (its last meaningful lines, at most
 JOB_TAIL_CHARS) in the job's result and empties the file, so the file only ever holds the current
 job's output: when a worker dies, what is left there belongs to the job it was running, and a crash
@@ -40,24 +41,18 @@ def remove_capture_folder(folder: str | None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def capture_stderr(folder: str | None) -> None:
-    """In a worker: send file descriptors 2 and 1 (Python's and native libraries' stderr, and whatever
-    a processor prints to stdout) to ``folder/<pid>.stderr``. A worker has nothing to say on stdout:
-    left alone, a plugin's print() would land in the middle of `-q` silence or of a JSON log. A folder
-    that cannot be written leaves both as they are."""
-    if not folder:
-        return
-    try:
-        descriptor = os.open(_path(folder, os.getpid()), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError:
-        return
-    sys.stderr.flush()
-    sys.stdout.flush()
-    os.dup2(descriptor, 2)
-    os.dup2(descriptor, 1)  # one open file, one offset: both streams' lines stay in the order written
-    os.close(descriptor)
+def capture_path(folder: str, name: str) -> str:
+    """The file in ``folder`` that one worker's fds 1 and 2 go to (the supervisor opens it for the child)."""
+    return os.path.join(folder, f"{name}.stderr")
+
+
+def use_capture_file(path: str) -> None:
+    """In a worker whose fds 2 and 1 already go to ``path`` (Python's and native libraries' stderr, and
+    whatever a processor prints to stdout): keep each job's tail with :func:`take_job_stderr`. A
+    worker has nothing to say on stdout: left alone, a plugin's print() would land in the middle of
+    `-q` silence or of a JSON log. Both share one open file, one offset, so lines stay in order."""
     global _capture_path
-    _capture_path = _path(folder, os.getpid())
+    _capture_path = path
 
 
 def take_job_stderr() -> tuple[str | None, int]:
@@ -79,14 +74,13 @@ def take_job_stderr() -> tuple[str | None, int]:
     return tail, written
 
 
-def stderr_left_by(folder: str | None, pid: int | None) -> tuple[str | None, int]:
-    """In the coordinator, for a job whose worker died or was killed: what the job wrote to stderr, as
-    :func:`take_job_stderr` gives it (the worker empties its file after every job)."""
-    if not folder or pid is None:
-        return None, 0
+def stderr_left_by(path: str) -> tuple[str | None, int]:
+    """In the supervisor, for a job whose worker died or was killed: what the job wrote to stderr (the
+    worker's file at ``path``), as :func:`take_job_stderr` gives it (the worker empties its file after
+    every job)."""
     try:
-        size = os.stat(_path(folder, pid)).st_size
-        return (_job_tail(_read_end(_path(folder, pid))), size) if size else (None, 0)
+        size = os.stat(path).st_size
+        return (_job_tail(_read_end(path)), size) if size else (None, 0)
     except OSError:
         return None, 0
 
@@ -107,17 +101,11 @@ def _job_tail(text: str) -> str | None:
     return tail[-JOB_TAIL_CHARS:] or None
 
 
-def last_words(folder: str | None, pid: int | None) -> str | None:
-    """The last meaningful line worker ``pid`` wrote to stderr (at most 300 characters), or None."""
-    if not folder or pid is None:
-        return None
+def last_words(path: str) -> str | None:
+    """The last meaningful line a worker wrote to its stderr file ``path`` (at most 300 characters), or None."""
     try:
-        tail = _read_end(_path(folder, pid))
+        tail = _read_end(path)
     except OSError:
         return None
     meaningful = [line.strip() for line in tail.splitlines() if line.strip() and not _NOISE.match(line)]
     return meaningful[-1][:300] if meaningful else None
-
-
-def _path(folder: str, pid: int) -> str:
-    return os.path.join(folder, f"{pid}.stderr")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from docbatch.executors.worker import run_job
+from docbatch.executors.job import run_job
 from docbatch.models import Extraction, JobResult, JobSpec, JobState
 
 

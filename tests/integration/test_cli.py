@@ -78,7 +78,7 @@ def test_processors_lists_every_format_with_its_library_version(tmp_path: Path) 
 def test_help_is_fast_because_it_imports_no_heavy_module() -> None:
     code = (
         "import sys, docbatch.cli.app as app\n"
-        "heavy = {'rich', 'pypdfium2', 'docx', 'pptx', 'pebble', 'selectolax', 'python_calamine',"
+        "heavy = {'rich', 'pypdfium2', 'docx', 'pptx', 'selectolax', 'python_calamine',"
         " 'sqlite3'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )

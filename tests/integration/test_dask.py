@@ -59,9 +59,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        # docbatch keeps the attempt count itself; worker processes must be allowed to start children.
+        # docbatch keeps the attempt count itself (test_dask_stock.py runs with no setting at all).
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
-        "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
         # Where the `spawn*` test processor (running on the workers) writes the pid of its child.
         "DOCBATCH_TEST_CHILD_PID": str(tmp_path / "child.pid"),
     }

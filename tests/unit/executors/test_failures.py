@@ -2,7 +2,7 @@ import zipfile
 from pathlib import Path
 
 from docbatch.executors.failures import describe_exception, without_paths
-from docbatch.executors.worker import run_job
+from docbatch.executors.job import run_job
 from docbatch.models import ErrorKind, JobSpec, JobState
 
 

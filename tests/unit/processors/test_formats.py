@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from docbatch.executors.worker import run_job
+from docbatch.executors.job import run_job
 from docbatch.models import ErrorKind, JobResult, JobSpec, JobState
 
 

@@ -3,7 +3,7 @@
 import csv
 from pathlib import Path
 
-from docbatch.executors.worker import run_job
+from docbatch.executors.job import run_job
 from docbatch.models import ErrorKind, Extraction, JobResult, JobSpec, JobState
 
 

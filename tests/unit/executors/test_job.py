@@ -1,10 +1,10 @@
-"""The worker's code path: Markdown is built only when the output format shows it."""
+"""One job inside a worker: Markdown is built only when the output format shows it."""
 
 from pathlib import Path
 
 import pytest
 
-from docbatch.executors.worker import run_batch
+from docbatch.executors.job import run_jobs
 from docbatch.models import JobBatch, JobSpec
 
 DOCUMENTS = {
@@ -21,8 +21,8 @@ def test_markdown_is_built_for_md_outputs_only_and_the_text_is_the_same(tmp_path
     path = tmp_path / name
     path.write_bytes(DOCUMENTS[name])
     spec = JobSpec(source_id=name, path=str(path), size=path.stat().st_size)
-    (for_md,) = run_batch(JobBatch(specs=[spec], output_format="md"))
-    (for_json,) = run_batch(JobBatch(specs=[spec], output_format="json"))
+    (for_md,) = list(run_jobs(JobBatch(specs=[spec], output_format="md")))
+    (for_json,) = list(run_jobs(JobBatch(specs=[spec], output_format="json")))
     assert for_md.extraction is not None and for_json.extraction is not None
     assert for_md.extraction.markdown and for_json.extraction.markdown is None
     assert for_md.extraction.text == for_json.extraction.text
