@@ -6,6 +6,11 @@
     uv run python bench/harness.py tiny   [--rounds 3] [--count 20000]
     uv run python bench/harness.py scale  [--count 1000000]
     uv run python bench/harness.py all
+    uv run python bench/harness.py tiny --docbatch-only --against ../base   # this tree vs another checkout
+
+--against DIR adds the docbatch of another checkout (its DIR/.venv) to the pdf and tiny cases, in the
+same alternating rounds, so a change is measured back to back with the code before it on one machine;
+--docbatch-only leaves the peers out (GNU parallel alone takes minutes a round on 20,000 files).
 
 Every command is timed as a whole process tree: this harness makes itself a child subreaper, so the
 CPU time of every descendant (workers, fork servers, GNU parallel's children) is collected when they
@@ -191,10 +196,25 @@ def markitdown_tool(args: argparse.Namespace, listing: Path, work: Path, documen
     return Tool(label, command, setup=[str(work / "md-out")], rounds=1, documents=documents)
 
 
-def docbatch_tool(label: str, source: Path, work: Path, jobs: int, *extra: str) -> Tool:
+def docbatch_tool(label: str, source: Path, work: Path, jobs: int, *extra: str, program: Path | None = None) -> Tool:
+    """docbatch of this tree (or ``program``, another checkout's executable) run on ``source``."""
     out, state = work / f"{label}-out", work / f"{label}-state"
-    command = [*DOCBATCH, "run", str(source), "-j", str(jobs), "-q", "-o", str(out), "--state", str(state), *extra]
+    executable = [str(program)] if program else DOCBATCH
+    command = [*executable, "run", str(source), "-j", str(jobs), "-q", "-o", str(out), "--state", str(state), *extra]
     return Tool(label, command, setup=[str(out), str(state)])
+
+
+def chosen_tools(args: argparse.Namespace, tools: list[Tool], source: Path, work: Path) -> list[Tool]:
+    """``tools`` without the peers when --docbatch-only, plus the --against checkout's docbatch."""
+    if args.docbatch_only:
+        tools = [tool for tool in tools if tool.label.startswith("docbatch")]
+    if args.against is not None:
+        other = args.against.resolve()
+        program = other / ".venv" / "bin" / "docbatch"
+        if not program.exists():
+            raise SystemExit(f"--against {args.against}: no {program} (run `uv sync --frozen` there)")
+        tools.append(docbatch_tool(f"docbatch at {other.name}", source, work, args.jobs, program=program))
+    return tools
 
 
 def case_pdf(args: argparse.Namespace, work: Path) -> None:
@@ -208,7 +228,8 @@ def case_pdf(args: argparse.Namespace, work: Path) -> None:
             shutil.copyfile(original, target)
     paths = sorted(folder.rglob("*.pdf"))
     listing = file_list(paths, work / "pdf.list")
-    ensure_peers(args.markitdown)
+    if not args.docbatch_only:
+        ensure_peers(args.markitdown)
     peer = str(PEERS_VENV / "bin" / "python")
     tools = [
         Tool(
@@ -248,7 +269,7 @@ def case_pdf(args: argparse.Namespace, work: Path) -> None:
         # About 40x slower than the limit: one round on the first 100, as in the issue's reference.
         subset = file_list(paths[:100], work / "pdf100.list")
         tools.append(markitdown_tool(args, subset, work, documents=min(100, len(paths))))
-    run_case("pdf", tools, len(paths), args.rounds, args.results)
+    run_case("pdf", chosen_tools(args, tools, folder, work), len(paths), args.rounds, args.results)
 
 
 def case_mixed(args: argparse.Namespace, work: Path) -> None:
@@ -302,7 +323,7 @@ def case_tiny(args: argparse.Namespace, work: Path) -> None:
             docbatch_tool("docbatch, one JSON file per document, outputs on tmpfs", folder, shm, args.jobs),
             docbatch_tool("docbatch --format jsonl", folder, work, args.jobs, "--format", "jsonl"),
         ]
-        run_case("tiny", tools, len(paths), args.rounds, args.results)
+        run_case("tiny", chosen_tools(args, tools, folder, work), len(paths), args.rounds, args.results)
     finally:
         shutil.rmtree(shm, ignore_errors=True)
 
@@ -361,6 +382,8 @@ def main() -> int:
     parser.add_argument("--markitdown", action="store_true", help="also time markitdown (slow: one round)")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed after)")
+    parser.add_argument("--against", type=Path, help="pdf, tiny: also time the docbatch of this other checkout")
+    parser.add_argument("--docbatch-only", action="store_true", help="pdf, tiny: leave the peers out")
     args = parser.parse_args()
     if not (CORPUS / "pdf").is_dir() and args.case in ("pdf", "mixed", "all"):
         parser.error(f"{CORPUS} is missing: the pdf and mixed cases need ../shared/corpus")
