@@ -49,15 +49,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from docbatch.executors.base import RunningJob, StageListener
+from docbatch.executors.child import READY as _READY
+from docbatch.executors.child import STAGE as _STAGE
+from docbatch.executors.child import STOP as _STOP
 from docbatch.executors.worker_stderr import capture_path, last_words, stderr_left_by
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobState
 from docbatch.processes import signal_group
 
 KILL_GRACE_S = 2.0
 START_TIMEOUT_S = 120.0  # a child that has not said it is ready by then is given up
-_READY, _STAGE, _RESULT = "ready", "stage", "result"  # child -> parent: (_READY, pid), (_STAGE, index, stage), ...
-_STOP = "stop"  # parent -> child, besides a JobBatch: start no further job of this batch
-_PR_SET_PDEATHSIG = 1
 _serial = itertools.count()
 
 
@@ -128,7 +128,9 @@ class _Child:
         request_read, request_write = os.pipe()
         event_read, event_write = os.pipe()
         # The parent's import path, as multiprocessing's spawn would hand it over.
-        boot = f"import sys; sys.path[:] = {sys.path!r}; from {__name__} import serve_child; serve_child()"
+        boot = (
+            f"import sys; sys.path[:] = {sys.path!r}; from docbatch.executors.child import serve_child; serve_child()"
+        )
         argv = [sys.executable, "-c", boot, str(request_read), str(event_write), str(os.getpid())]
         argv += [self.stderr_path, str(settings.memory_cap_bytes or 0)]
         try:
@@ -370,54 +372,3 @@ def _failure(source_id: str, kind: ErrorKind, message: str, state: JobState = Jo
 
 def _not_started(source_id: str) -> JobResult:
     return JobResult(source_id=source_id, state=JobState.PENDING, message="not started")
-
-
-def serve_child() -> None:
-    """The child's whole life (``python -c``; argv: request fd, event fd, parent pid, stderr file,
-    memory cap in bytes or 0): run each batch it is sent, until its requests end."""
-    import resource
-
-    from docbatch.executors.job import run_jobs
-    from docbatch.executors.worker_stderr import use_capture_file
-
-    request_fd, event_fd, parent_pid, stderr_path, memory_cap = sys.argv[1:6]
-    _die_with_parent(int(parent_pid))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
-    use_capture_file(stderr_path)
-    if int(memory_cap):
-        resource.setrlimit(resource.RLIMIT_AS, (int(memory_cap), int(memory_cap)))
-    requests = Connection(int(request_fd), writable=False)
-    events = Connection(int(event_fd), readable=False)
-    events.send((_READY, os.getpid()))
-    while True:
-        try:
-            batch = requests.recv()
-        except (EOFError, OSError):
-            return  # the parent closed our requests, or died
-        if not isinstance(batch, JobBatch):
-            continue  # a stop request that came after its batch had ended
-        stopped = False
-
-        def stop_requested() -> bool:
-            nonlocal stopped
-            while not stopped and requests.poll():  # one poll() per job: no wait
-                stopped = requests.recv() == _STOP
-            return stopped
-
-        def announce(index: int, stage: str) -> None:
-            events.send((_STAGE, index, stage))
-
-        for index, result in enumerate(run_jobs(batch, announce=announce, stop_requested=stop_requested)):
-            events.send((_RESULT, index, result))
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask the kernel to SIGKILL this child when its parent dies (even by SIGKILL)."""
-    if sys.platform == "linux":
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # The parent may have died before prctl: then we were adopted already.
-    if os.getppid() != parent_pid:
-        os._exit(1)
