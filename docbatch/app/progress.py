@@ -1,4 +1,5 @@
-"""The run's live tally as app/ and its callers see it: the one place app/ imports it from the engine."""
+"""The run's live tally (report/progress.py) as app/'s callers see it, so that cli/ needs no import
+below app/ for it."""
 
 from __future__ import annotations
 

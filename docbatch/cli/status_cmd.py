@@ -41,9 +41,8 @@ def render(info: RunStatus) -> str:
         lines.append(f"errors    {kinds}")
     cluster = info.executor_info
     if cluster.get("workers") is not None:
-        lines.append(
-            f"executor  {info.executor}: {cluster['workers']} workers, dashboard {cluster.get('dashboard') or '-'}"
-        )
+        dashboard = f", dashboard {cluster['dashboard']}" if cluster.get("dashboard") else ""
+        lines.append(f"executor  {info.executor}: {cluster['workers']} workers{dashboard}")
     lines.append(f"outputs   {info.output_dir}")
     lines.append(f"report    {info.report}")
     return "\n".join(lines)

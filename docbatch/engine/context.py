@@ -13,6 +13,7 @@ from docbatch.engine.batching import BatchSizer
 from docbatch.engine.planner import Plan, Planner
 from docbatch.engine.resources import MemoryGovernor
 from docbatch.engine.stopping import FailureBudget, StopController
+from docbatch.errors import DocbatchError, EnvironmentFailed
 from docbatch.executors.base import Executor
 from docbatch.models import Document
 from docbatch.report.progress import RunProgress
@@ -59,6 +60,7 @@ class RunContext:
     discovery_error: list[BaseException] = field(default_factory=list)
     executor_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     executor_started: bool = False
+    executor_unusable: str | None = None  # why the executor could not start; no slot tries again
     # Documents admitted to the queue that have no final state yet (queued, running or waiting to retry).
     owed: int = 0
     settled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -67,10 +69,20 @@ class RunContext:
     batching: BatchSizer = field(default_factory=BatchSizer)
 
     async def ensure_executor(self) -> Executor:
-        """Start the executor on first use: a re-run with nothing to do never spawns a worker."""
+        """Start the executor on first use: a re-run with nothing to do never spawns a worker.
+
+        Raises EnvironmentFailed (exit 5) when it cannot start (a Dask scheduler that cannot be
+        reached): the run cannot go on, and its documents are not to blame."""
         async with self.executor_lock:
+            if self.executor_unusable is not None:
+                raise EnvironmentFailed(self.executor_unusable)
             if not self.executor_started:
-                await self.executor.start()
+                try:
+                    await self.executor.start()
+                except DocbatchError as error:
+                    # One line even when the cluster's own message spans several.
+                    self.executor_unusable = " ".join(str(error).split())
+                    raise EnvironmentFailed(self.executor_unusable) from error
                 self.executor_started = True
                 if self.governor is not None:
                     self.governor.start()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from docbatch.checkpoint import events
 from docbatch.engine.context import HOST, QueuedJob, RunContext, queue_key
 from docbatch.engine.retry import compute_backoff, is_retryable
-from docbatch.errors import ExecutorLost
+from docbatch.errors import EnvironmentFailed, ExecutorLost
 from docbatch.executors.base import OutputTarget
 from docbatch.models import ErrorKind, JobRecord, JobResult, JobSpec, JobState
 from docbatch.outputs.writers import write_result
@@ -34,9 +34,13 @@ async def try_batch(run: RunContext, jobs: list[QueuedJob]) -> None:
     """Run one try of each document (in one worker, one after the other), record each outcome, and put
     a retryable failure back in the queue after a backoff."""
     await run.recorder.room()  # the ledger far behind: wait rather than pile up events in memory
+    try:
+        await run.ensure_executor()
+    except EnvironmentFailed as error:
+        run.stopper.fail(str(error))  # exit 5; these documents stay pending, as queued ones do
+        return
     if run.governor is not None:
         # Before the jobs count as running: waiting for memory is neither a job's time nor its dispatch.
-        await run.ensure_executor()
         await run.governor.admit()
         if run.stopper.draining.is_set():
             return  # stopped while waiting: these documents stay pending, as queued ones do
@@ -86,17 +90,18 @@ async def _hand_over(run: RunContext, specs: list[JobSpec]) -> list[JobResult]:
     same failure (a lost executor also stops the run)."""
     config = run.config
     try:
-        executor = await run.ensure_executor()
         output = OutputTarget(str(config.output.root), config.output.format.value)
-        return await executor.run_batch(specs, config.pool.timeout_s, output=output)
+        return await run.executor.run_batch(specs, config.pool.timeout_s, output=output)
     except asyncio.CancelledError:
         raise
     except ExecutorLost as error:
         # Nothing can run any more: stop the run (interrupted, resumable); these jobs were not done.
-        run.stopper.request(str(error))
-        return [_batch_failure(spec, JobState.CANCELLED, str(error)) for spec in specs]
+        # One line each, even when a cluster's message spans several.
+        lost = " ".join(str(error).split())
+        run.stopper.request(lost)
+        return [_batch_failure(spec, JobState.CANCELLED, lost) for spec in specs]
     except Exception as error:  # a bug in an executor must not stop the other documents
-        message = f"executor error: {type(error).__name__}: {error}"
+        message = " ".join(f"executor error: {type(error).__name__}: {error}".split())
         return [_batch_failure(spec, JobState.FAILED, message) for spec in specs]
 
 

@@ -117,7 +117,8 @@ class Executor(Protocol):
     async def start(self) -> None:
         """Called once before the first job: start workers, connect to a cluster or broker.
 
-        Raises ConfigError (exit 2) when it cannot start (a scheduler that cannot be reached)."""
+        Raises a DocbatchError (e.g. ConfigError) when it cannot start (a scheduler that cannot be
+        reached): the run then ends at once with exit 5, its documents left pending."""
 
     async def run_batch(self, specs: list[JobSpec], timeout_s: float, *, output: OutputTarget) -> list[JobResult]:
         """Run ``specs`` one after the other, each under ``timeout_s``; one result per spec, in order.

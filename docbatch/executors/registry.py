@@ -157,8 +157,13 @@ def _build_inline(text: str, config: RunConfig) -> Executor:
 
 
 def _check_dask_address(text: str) -> None:
-    if ":" not in text.split("://", 1)[1]:
-        raise ConfigError(f"--executor {text!r}: give the scheduler's port, e.g. dask://scheduler:8786")
+    """``dask://HOST:PORT`` (or ``tcp://``): a host and a port from 1 to 65535."""
+    _, separator, address = text.partition("://")
+    host, colon, port = address.rpartition(":")
+    if not separator or not colon or not host:
+        raise ConfigError(f"--executor {text!r}: use {url_scheme(text)}://HOST:PORT, e.g. dask://scheduler:8786")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"--executor {text!r}: the scheduler's port must be a number from 1 to 65535")
 
 
 def _build_dask(text: str, config: RunConfig) -> Executor:

@@ -13,7 +13,7 @@ from docbatch.app.runs import run_to_end
 from docbatch.checkpoint.memory import MemoryLedger
 from docbatch.config import RunConfig
 from docbatch.engine.conclusion import RunOutcome
-from docbatch.errors import ExitCode
+from docbatch.errors import ConfigError, ExitCode
 from docbatch.executors.base import OutputTarget
 from docbatch.executors.inline import InlineExecutor
 from docbatch.models import ErrorKind, JobResult, JobSpec, JobState
@@ -123,3 +123,33 @@ async def test_a_dead_document_stays_dead_in_the_next_run_without_a_try(config: 
     assert executor.tries["a.txt"] == 1
     recorded = [event for event in ledger.run_events(second.report.run_id) if event.source_id == "a.txt"]
     assert [(event.state, event.error_kind) for event in recorded] == [(JobState.DEAD, "corrupt")]
+
+
+class Unreachable(InlineExecutor):
+    """An executor whose cluster cannot be reached (a Dask scheduler on a closed port)."""
+
+    def __init__(self) -> None:
+        super().__init__(slots=2)
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        raise ConfigError("cannot reach the Dask scheduler at tcp://127.0.0.1:1:\nTimed out trying to connect")
+
+
+async def test_an_executor_that_cannot_start_ends_the_run_at_once_as_an_environment_failure(
+    config: RunConfig,
+) -> None:
+    # It used to fail each batch's documents as `internal` after its own connection timeout, one
+    # batch after another (minutes), and exit 1 as if the documents were to blame.
+    ledger = MemoryLedger()
+    executor = Unreachable()
+    outcome = await run_to_end(config, executor=executor, ledger_store=ledger)
+    assert outcome.exit_code is ExitCode.ENVIRONMENT
+    assert outcome.environment_failure == (
+        "environment failure: cannot reach the Dask scheduler at tcp://127.0.0.1:1: Timed out trying to"
+        " connect; 3 documents left pending, run again to resume"
+    )
+    assert executor.starts == 1  # no slot tries again
+    assert outcome.report.counts.pending == 3  # resumable: nothing tried, no attempt spent
+    assert not [event for event in ledger.run_events(outcome.report.run_id) if event.state is JobState.RUNNING]

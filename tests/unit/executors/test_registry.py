@@ -83,7 +83,15 @@ def test_builtin_executor_urls_are_accepted(text: str, scheme: str) -> None:
 @pytest.mark.parametrize(
     ("text", "hint"),
     [
-        ("dask://scheduler", "give the scheduler's port"),
+        ("dask://scheduler", "use dask://HOST:PORT"),
+        # Each of these once crashed with a traceback (IndexError) or failed every document (int("abc")).
+        ("dask:scheduler:8786", "use dask://HOST:PORT"),
+        ("dask:", "use dask://HOST:PORT"),
+        ("tcp:x", "use tcp://HOST:PORT"),
+        ("dask://:8786", "use dask://HOST:PORT"),
+        ("dask://scheduler:abc", "a number from 1 to 65535"),
+        ("dask://scheduler:", "a number from 1 to 65535"),
+        ("dask://127.0.0.1:99999", "a number from 1 to 65535"),
         ("dask-local:0", "a worker count of 1 or more"),
         ("dask-local:x", "a worker count of 1 or more"),
         ("dask-local:", "a worker count of 1 or more"),
