@@ -76,3 +76,16 @@ def test_an_interrupted_run_lists_its_documents_left_pending(tmp_path: Path) -> 
     text = render(info)
     assert "cancelled 2  succeeded 6  pending 4" in text
     assert "pending   4 not done when the run stopped; the same command again does them" in text
+
+
+def test_the_executor_line_names_a_dashboard_only_when_there_is_one(tmp_path: Path) -> None:
+    progress = RunProgress(discovery_done=True)
+    progress.executor_info = {"executor": "local", "workers": 2}
+    reader = _ledger_with(tmp_path, progress, stopped=False)
+    info = describe(reader, find_run(reader, None))
+    reader.close()
+    text = render(info)
+    assert "executor  local: 2 workers\n" in text  # was "local: 2 workers, dashboard -"
+    dashboard = "http://127.0.0.1:8787/status"
+    with_dashboard = info.model_copy(update={"executor_info": {"workers": 3, "dashboard": dashboard}})
+    assert f": 3 workers, dashboard {dashboard}\n" in render(with_dashboard)
