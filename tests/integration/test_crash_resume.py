@@ -19,19 +19,9 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import REPO, run_cli, survivors
+from tests.helpers.outputs import output_files
 
 COPIES = 34  # x 16 sample documents = 544
-
-
-def _outputs(root: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        # The output folder's lock and owner file names the ledger, which differs between the runs compared.
-        if path.is_file()
-        and path.name not in {"report.json", ".docbatch-output"}
-        and path.relative_to(root).parts[0] != "reports"
-    }
 
 
 def _running(ledger: Path) -> set[str]:
@@ -39,7 +29,7 @@ def _running(ledger: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT source_id FROM documents WHERE state = 'running'")}
 
 
-def test_sigkilled_runs_resume_to_the_same_outputs(tmp_path: Path, sample_docs: Path) -> None:
+def test_sigkilled_runs_resume_to_the_sameoutput_files(tmp_path: Path, sample_docs: Path) -> None:
     docs = tmp_path / "docs"
     for copy in range(COPIES):
         shutil.copytree(sample_docs, docs / f"batch{copy:02d}")
@@ -47,7 +37,7 @@ def test_sigkilled_runs_resume_to_the_same_outputs(tmp_path: Path, sample_docs: 
 
     reference = run_cli("run", str(docs), "-o", "ref-out", "--state", "ref-state", "-q", cwd=tmp_path, timeout=300)
     assert reference.returncode == 1
-    expected = _outputs(tmp_path / "ref-out")
+    expected = output_files(tmp_path / "ref-out")
     assert len(expected) == COPIES * 15
 
     out, state = tmp_path / "out", tmp_path / "state"
@@ -73,7 +63,7 @@ def test_sigkilled_runs_resume_to_the_same_outputs(tmp_path: Path, sample_docs: 
 
     final = run_cli("run", str(docs), "-o", str(out), "--state", str(state), "-q", cwd=tmp_path, timeout=300)
     assert final.returncode == 1, final.stderr
-    assert _outputs(out) == expected
+    assert output_files(out) == expected
     assert not [p for p in out.rglob("*") if p.name.endswith(".docbatch-tmp")], "temporary files left behind"
 
     report = json.loads((out / "report.json").read_text())

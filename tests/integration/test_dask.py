@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from tests.conftest import run_cli, survivors, write_texts
+from tests.helpers.outputs import output_files
 
 pytest.importorskip("distributed")
 
@@ -102,17 +103,6 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             process.wait(timeout=30)
 
 
-def _outputs(root: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        # The output folder's lock and owner file names the ledger, which differs between the runs compared.
-        if path.is_file()
-        and path.name not in {"report.json", ".docbatch-output"}
-        and path.relative_to(root).parts[0] != "reports"
-    }
-
-
 def test_a_batch_on_dask_gives_the_local_outputs_and_survives_a_killed_worker(
     cluster: Cluster, sample_docs: Path, tmp_path: Path
 ) -> None:
@@ -123,7 +113,7 @@ def test_a_batch_on_dask_gives_the_local_outputs_and_survives_a_killed_worker(
         cluster.address.replace("tcp://", "dask://"), cwd=tmp_path,
     )  # fmt: skip
     assert on_dask.returncode == 1, on_dask.stderr
-    assert _outputs(tmp_path / "dask-out") == _outputs(tmp_path / "local-out")
+    assert output_files(tmp_path / "dask-out") == output_files(tmp_path / "local-out")
     report = json.loads((tmp_path / "dask-out" / "report.json").read_text())
     assert report["executor"].startswith("dask tcp://127.0.0.1:")
     assert (report["counts"]["succeeded"], report["counts"]["dead"]) == (15, 1)

@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from tests.conftest import CORPUS, SAMPLE_DOCS, survivors, write_texts
+from tests.helpers.outputs import output_files
 
 pytest.importorskip("distributed")
 
@@ -91,17 +92,6 @@ def stock_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StockClu
             process.wait(timeout=30)
 
 
-def _outputs(root: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        # The output folder's lock and owner file names the ledger, which differs between the runs compared.
-        if path.is_file()
-        and path.name not in {"report.json", ".docbatch-output"}
-        and path.relative_to(root).parts[0] != "reports"
-    }
-
-
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`docbatch run ARGS` with no Dask setting either: what the coordinator needs it sets itself."""
     return subprocess.run(
@@ -126,7 +116,7 @@ def test_a_stock_dask_cluster_gives_the_local_outputs_byte_for_byte(
     dask_report = json.loads((tmp_path / "dask-out" / "report.json").read_text())
     assert dask_report["executor"].startswith("dask tcp://127.0.0.1:")
     assert dask_report["counts"] == local_report["counts"]
-    local_outputs, dask_outputs = _outputs(tmp_path / "local-out"), _outputs(tmp_path / "dask-out")
+    local_outputs, dask_outputs = output_files(tmp_path / "local-out"), output_files(tmp_path / "dask-out")
     assert dask_outputs.keys() == local_outputs.keys() and len(dask_outputs) >= 10
     assert sorted(name for name in local_outputs if local_outputs[name] != dask_outputs[name]) == []
 
@@ -153,7 +143,7 @@ def test_a_stock_dask_worker_killed_mid_run_costs_one_retry_of_its_documents(
     counts = report["counts"]
     assert counts["discovered"] == sum(counts[state] for state in ("succeeded", "skipped", "failed", "dead",
                                                                     "cancelled", "pending"))  # fmt: skip
-    assert _outputs(tmp_path / "dask-out") == _outputs(tmp_path / "local-out")
+    assert output_files(tmp_path / "dask-out") == output_files(tmp_path / "local-out")
     with contextlib.closing(sqlite3.connect(tmp_path / "dask-state" / "ledger.sqlite")) as ledger:
         attempts = dict(ledger.execute("SELECT source_id, attempts FROM documents").fetchall())
     assert len(attempts) == 12 and max(attempts.values()) <= 2, attempts
