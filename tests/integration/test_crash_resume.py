@@ -29,7 +29,7 @@ def _running(ledger: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT source_id FROM documents WHERE state = 'running'")}
 
 
-def test_sigkilled_runs_resume_to_the_sameoutput_files(tmp_path: Path, sample_docs: Path) -> None:
+def test_sigkilled_runs_resume_to_the_same_outputs(tmp_path: Path, sample_docs: Path) -> None:
     docs = tmp_path / "docs"
     for copy in range(COPIES):
         shutil.copytree(sample_docs, docs / f"batch{copy:02d}")
