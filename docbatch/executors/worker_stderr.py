@@ -18,6 +18,9 @@ import re
 import shutil
 import sys
 import tempfile
+import time
+
+from docbatch.processes import pid_alive
 
 JOB_TAIL_CHARS = 2048  # what a job's result keeps of its stderr: enough for a panic message and its cause
 _JOB_TAIL_LINES = 12
@@ -31,9 +34,35 @@ _CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
 _capture_path: str | None = None  # this worker's stderr file, once capture_stderr has redirected fd 2
 
 
+_PREFIX = "docbatch-workers-"
+LEFT_BEHIND_AFTER_S = 600.0  # a folder whose owner is gone and that nothing touched for this long
+
+
 def new_capture_folder() -> str:
-    """A private folder for the workers' stderr files (removed by :func:`remove_capture_folder`)."""
-    return tempfile.mkdtemp(prefix="docbatch-workers-")
+    """A private folder for the workers' stderr files (removed by :func:`remove_capture_folder`),
+    named ``docbatch-workers-<owner pid>-<random>`` in the temporary folder. Folders that owners
+    killed with SIGKILL could not remove are cleared here: their owner is gone and nothing has
+    touched them for LEFT_BEHIND_AFTER_S seconds (``tempfile.gettempdir()``; best effort)."""
+    _clear_left_behind(tempfile.gettempdir())
+    return tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
+
+
+def _clear_left_behind(parent: str) -> None:
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        owner = entry.name.removeprefix(_PREFIX).partition("-")[0]
+        if not entry.name.startswith(_PREFIX) or not owner.isdigit() or pid_alive(int(owner)):
+            continue
+        try:
+            touched = max([entry.stat().st_mtime] + [item.stat().st_mtime for item in os.scandir(entry.path)])
+        except OSError:
+            continue
+        if now - touched > LEFT_BEHIND_AFTER_S:
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def remove_capture_folder(folder: str | None) -> None:
