@@ -13,7 +13,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-from docbatch.app.progress import RunProgress
+from docbatch.report.progress import RunProgress
 
 if TYPE_CHECKING:  # the engine loads sqlite3 and the process pool, kept out of `docbatch --help`
     from docbatch.checkpoint.base import LedgerStore

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docbatch.app.progress import rates
 from docbatch.models import ActiveJobStatus, MemoryStatus, RunSnapshot, RunStatus
 from docbatch.processes import pid_alive
+from docbatch.report.progress import rates
 
 if TYPE_CHECKING:  # the ledger modules load sqlite3, kept out of `docbatch --help`
     from docbatch.checkpoint.reader import LedgerReader, RunRow

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from docbatch.app.progress import RunProgress
 from docbatch.report.model import RunReport
+from docbatch.report.progress import RunProgress
 
 if TYPE_CHECKING:
     from docbatch.processors.registry import ProcessorInfo

@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from docbatch.app.progress import RunProgress
 from docbatch.errors import folder_error
 from docbatch.report.model import RunReport
+from docbatch.report.progress import RunProgress
 from docbatch.serialization import dumps_compact
 
 PROGRESS_INTERVAL_S = 10.0

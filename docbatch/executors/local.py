@@ -127,10 +127,6 @@ class LocalExecutor:
         """Batches handed over that no worker has started yet."""
         return sum(1 for handover in list(self._in_flight) if not handover.started())
 
-    async def run(self, spec: JobSpec, timeout_s: float) -> JobResult:
-        (result,) = await self.run_batch([spec], timeout_s)
-        return result
-
     async def run_batch(
         self, specs: list[JobSpec], timeout_s: float, *, output: OutputTarget | None = None
     ) -> list[JobResult]:
@@ -138,12 +134,11 @@ class LocalExecutor:
         With ``output`` the worker writes each output itself."""
         if not self._threads:
             raise RuntimeError("LocalExecutor.run_batch called before start()")
-        target = output
         jobs = [RunningJob(f"{self._token_prefix}{next(self._serial)}", spec.source_id, timeout_s) for spec in specs]
         batch = JobBatch(
             specs=specs,
-            output_root=target.root if target else None,
-            output_format=target.format if target else "json",
+            output_root=output.root if output else None,
+            output_format=output.format if output else "json",
             announce_stages=len(specs) == 1,
         )
         handover = _Handover(batch, jobs, time.monotonic())

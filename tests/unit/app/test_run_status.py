@@ -6,11 +6,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from docbatch.app.progress import RunProgress
 from docbatch.app.runs import run_to_end
 from docbatch.app.status import read_status
 from docbatch.config import RunConfig
 from docbatch.models import Document, RunSnapshot, RunStatus
+from docbatch.report.progress import RunProgress
 from tests.conftest import run_cli, write_texts
 
 # The keys scripts read from `docbatch status --json` (more may come; none may go).

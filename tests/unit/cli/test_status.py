@@ -7,13 +7,13 @@ import socket
 import time
 from pathlib import Path
 
-from docbatch.app.progress import RunProgress
 from docbatch.app.status import describe
 from docbatch.checkpoint.base import RunRecord
 from docbatch.checkpoint.reader import LedgerReader, find_run
 from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.cli.status_cmd import render
 from docbatch.models import Document
+from docbatch.report.progress import RunProgress
 
 
 def _document(name: str, size: int) -> Document:
