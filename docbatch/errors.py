@@ -66,6 +66,14 @@ class ExecutorLost(DocbatchError):
     exit_code = ExitCode.INTERRUPTED
 
 
+class BrokerUnavailable(DocbatchError):
+    """A message broker cannot be reached, or refused us (wrong password, no such queue): one line
+    naming the broker (its URL without the password) and the reason. `docbatch worker` exits 2 with it
+    at start; a run whose broker goes away mid-run stops as interrupted (ExecutorLost)."""
+
+    exit_code = ExitCode.USAGE
+
+
 class DocumentError(DocbatchError):
     """Raised by a processor when one document cannot be extracted; fails that document only."""
 

@@ -124,3 +124,28 @@ def wait_started(cwd: Path, count: int, stage: str = "extract", timeout_s: float
                     return
         time.sleep(0.1)
     raise AssertionError(f"{count} jobs in stage {stage!r} never showed up in the live run")
+
+
+@pytest.fixture(scope="session")
+def broker_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], object]]:
+    """``get(kind)`` -> a running tests.helpers.brokers.RunningBroker of that kind, started once per
+    session; skips the test (with the reason) when that broker cannot be had here."""
+    from tests.helpers.brokers import STARTERS, BrokerMissing
+
+    running: dict[str, object] = {}
+    missing: dict[str, str] = {}
+
+    def get(kind: str) -> object:
+        if kind in missing:
+            pytest.skip(f"no {kind} broker: {missing[kind]}")
+        if kind not in running:
+            try:
+                running[kind] = STARTERS[kind](tmp_path_factory.mktemp(kind))
+            except BrokerMissing as error:
+                missing[kind] = str(error)
+                pytest.skip(f"no {kind} broker: {error}")
+        return running[kind]
+
+    yield get
+    for broker in running.values():
+        broker.stop()  # type: ignore[attr-defined]
