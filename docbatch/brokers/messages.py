@@ -15,11 +15,11 @@ import uuid
 import zlib
 from typing import Literal, TypeVar
 
-import orjson
 from pydantic import BaseModel, Field, ValidationError
 
 from docbatch.errors import DocbatchError
 from docbatch.models import JobBatch, JobResult
+from docbatch.serialization import dumps_compact, loads
 
 _WHOLE = b"D1"
 _FRAGMENT = b"F1"
@@ -115,7 +115,7 @@ def fragments(body: bytes, limit: int) -> list[bytes]:
     identity = uuid.uuid4().hex
     chunks = [body[start : start + room] for start in range(0, len(body), room)]
     return [
-        _FRAGMENT + orjson.dumps({"id": identity, "part": part, "parts": len(chunks)}) + b"\n" + chunk
+        _FRAGMENT + dumps_compact({"id": identity, "part": part, "parts": len(chunks)}) + b"\n" + chunk
         for part, chunk in enumerate(chunks)
     ]
 
@@ -133,9 +133,9 @@ class Reassembler:
             return body
         header, newline, chunk = body[len(_FRAGMENT) :].partition(b"\n")
         try:
-            meta = orjson.loads(header)
+            meta = loads(header)
             identity, part, parts = str(meta["id"]), int(meta["part"]), int(meta["parts"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError) as error:
             raise MessageError("a malformed message fragment") from error
         if not newline:
             raise MessageError("a malformed message fragment")

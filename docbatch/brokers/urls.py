@@ -96,9 +96,7 @@ def open_transport(url: str, base: TransportSettings | None = None) -> Transport
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ConfigError(
-            f"{scheme}:// needs the {extra} extra: pip install 'docbatch[{extra}]' ({error})"
-        ) from error
+        raise ConfigError(f"{scheme}:// needs the {extra} extra: pip install 'docbatch[{extra}]' ({error})") from error
     transport_class = getattr(module, class_name)
     transport: Transport = transport_class(url, settings_of(url, base))
     return transport

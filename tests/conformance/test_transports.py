@@ -6,6 +6,7 @@ be started here). What a test here asserts is what the broker executor and `docb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,10 +53,8 @@ async def connect(
 
     yield factory
     for transport in made:
-        try:
+        with contextlib.suppress(Exception):
             await transport.close()
-        except Exception:
-            pass
 
 
 async def test_a_message_is_delivered_once_and_gone_after_ack(connect: Factory) -> None:

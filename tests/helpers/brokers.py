@@ -108,7 +108,7 @@ def start_rabbitmq(folder: Path) -> RunningBroker:
     node = f"docbatch{port}@localhost"
     config = folder / "rabbitmq.conf"
     # A short consumer timeout is not set here: tests use the broker's defaults, as users would.
-    config.write_text("loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%d\n" % port)
+    config.write_text(f"loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{port}\n")
     env = {
         **os.environ,
         "HOME": str(folder),  # its own Erlang cookie
