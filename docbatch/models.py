@@ -164,6 +164,7 @@ class JobSpec(BaseModel):
     processor_override: str | None = None
     exec_template: str | None = None
     token: str | None = Field(default=None, description="Set by an executor to follow the job to its worker.")
+    priority: int = Field(default=1, description="The document's Priority level (0 low .. 3 critical), for brokers.")
 
 
 class JobBatch(BaseModel):

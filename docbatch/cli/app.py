@@ -7,7 +7,7 @@ import sys
 import typer
 
 from docbatch import __version__
-from docbatch.cli import logs, processors_cmd, prune_cmd, report_cmd, retry_cmd, run_cmd, status_cmd
+from docbatch.cli import logs, processors_cmd, prune_cmd, report_cmd, retry_cmd, run_cmd, status_cmd, worker_cmd
 from docbatch.errors import DocbatchError, ExitCode
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command("retry-failed")(retry_cmd.retry_failed)
 app.command("report")(report_cmd.report)
 app.command("prune")(prune_cmd.prune)
 app.command("processors")(processors_cmd.processors)
+app.command("worker")(worker_cmd.worker)
 
 
 def _version(value: bool) -> None:

@@ -80,6 +80,7 @@ def _start_tries(run: RunContext, jobs: list[QueuedJob]) -> list[_Try]:
             processor_override=config.processor_override,
             exec_template=config.exec_template,
             token=None,
+            priority=int(document.priority),
         )
         tries.append(_Try(job, attempt, spec))
     return tries

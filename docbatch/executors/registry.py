@@ -192,12 +192,32 @@ def _build_dask_local(text: str, config: RunConfig) -> Executor:
     return DaskExecutor(local_workers=workers, memory_per_job_bytes=config.memory_per_job_bytes, slots=workers)
 
 
+def _check_broker(text: str) -> None:
+    from docbatch.brokers.urls import check_url
+
+    check_url(text)
+
+
+def _build_broker(text: str, config: RunConfig) -> Executor:
+    from docbatch.executors.broker import BrokerExecutor
+
+    # One hand-over per worker slot the run asks for (-j: the slots of all workers together), and a
+    # few more so that a worker finishing a batch finds the next one already on the queue.
+    return BrokerExecutor(text, slots=config.pool.concurrency + 2, memory_per_job_bytes=config.memory_per_job_bytes)
+
+
 BUILTIN = (
     ExecutorRegistration("local", "local", _check_local, _build_local),
     ExecutorRegistration("dask", "dask://HOST:PORT", _check_dask_address, _build_dask),
     ExecutorRegistration("tcp", "", _check_dask_address, _build_dask),
     ExecutorRegistration("dask-local", "dask-local[:N]", _check_dask_local, _build_dask_local),
     ExecutorRegistration("inline", "", _check_inline, _build_inline),
+    ExecutorRegistration("redis", "redis://HOST:PORT/DB", _check_broker, _build_broker),
+    ExecutorRegistration("rediss", "", _check_broker, _build_broker),
+    ExecutorRegistration("amqp", "amqp://USER:PASS@HOST/VHOST", _check_broker, _build_broker),
+    ExecutorRegistration("amqps", "", _check_broker, _build_broker),
+    ExecutorRegistration("sqs", "sqs://QUEUE_NAME", _check_broker, _build_broker),
+    ExecutorRegistration("memory", "", _check_broker, _build_broker),
 )
 
 

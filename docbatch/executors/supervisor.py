@@ -56,6 +56,9 @@ from docbatch.executors.worker_stderr import capture_path, last_words, stderr_le
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobState
 from docbatch.processes import signal_group
 
+# Told (index of the job in its batch, its result) as each job of a batch ends.
+ResultListener = Callable[[int, JobResult], None]
+
 KILL_GRACE_S = 2.0
 START_TIMEOUT_S = 120.0  # a child that has not said it is ready by then is given up
 _serial = itertools.count()
@@ -227,25 +230,38 @@ class JobSupervisor:
         return problem
 
     def run(
-        self, batch: JobBatch, jobs: list[RunningJob], *, wanted: Callable[[], bool] = lambda: True
+        self,
+        batch: JobBatch,
+        jobs: list[RunningJob],
+        *,
+        wanted: Callable[[], bool] = lambda: True,
+        on_result: ResultListener | None = None,
     ) -> list[JobResult]:
         """Run ``batch``'s jobs one after the other, each under its ``RunningJob.timeout_s``; one result per
         spec, in order. ``jobs`` (one per spec) are updated as they run (pid, start, stage, done). A child
         that dies fails the job it ran and the rest go on in a fresh child, unless ``wanted()`` says the
         batch is abandoned or the supervisor is stopping: then the jobs not started come back ``pending``.
+        ``on_result(index, result)`` hears each result as soon as it is known (from this thread).
         Never raises for a document."""
         results: list[JobResult] = []
+
+        def settle(found: list[JobResult]) -> None:
+            for result in found:
+                results.append(result)
+                if on_result is not None:
+                    on_result(len(results) - 1, result)
+
         while len(results) < len(batch.specs):
             first = len(results)
             if self._stopping or self._closed or (results and not wanted()):
-                results += [_not_started(spec.source_id) for spec in batch.specs[first:]]
+                settle([_not_started(spec.source_id) for spec in batch.specs[first:]])
                 break
             problem = self.start()
             if problem is not None or self._child is None:
-                results.append(_failure(batch.specs[first].source_id, ErrorKind.CRASH, problem or "no worker"))
+                settle([_failure(batch.specs[first].source_id, ErrorKind.CRASH, problem or "no worker")])
                 continue
             rest = batch if first == 0 else batch.model_copy(update={"specs": batch.specs[first:]})
-            results += self._run_in_child(self._child, rest, jobs[first:])
+            self._run_in_child(self._child, rest, jobs[first:], settle)
         return results
 
     def stop_admitting(self) -> None:
@@ -273,10 +289,12 @@ class JobSupervisor:
         if child is not None:
             child.close(self.settings.kill_grace_s)
 
-    def _run_in_child(self, child: _Child, batch: JobBatch, jobs: list[RunningJob]) -> list[JobResult]:
-        """Results for a prefix of ``batch``: all of them, or those before the job its child died in
-        plus that job's failure (the child is then discarded)."""
-        results: list[JobResult] = []
+    def _run_in_child(
+        self, child: _Child, batch: JobBatch, jobs: list[RunningJob], settle: Callable[[list[JobResult]], None]
+    ) -> None:
+        """Settles results for a prefix of ``batch``, each as it comes: all of them, or those before the
+        job its child died in plus that job's failure (the child is then discarded)."""
+        done = 0
         self._busy = True
         with contextlib.suppress(OSError):  # the child is gone: the first job's failure says how
             child.send(batch)
@@ -284,24 +302,24 @@ class JobSupervisor:
                 child.send(_STOP)
         self._begin(jobs[0], child.pid, batch.announce_stages)
         child.batches += 1
-        while len(results) < len(jobs):
-            job = jobs[len(results)]
+        while done < len(jobs):
+            job = jobs[done]
             message = self._next_message(child, job)
             if message is None:  # the child died or was killed
-                results.append(self._failure_of(child, job))
+                settle([self._failure_of(child, job)])
                 self._child = None
                 child.close(0.0)
                 break
             if message[0] == _STAGE:
                 self._note_stage(jobs[message[1]], str(message[2]))
                 continue
-            results.append(self._finish(job, message[2]))
-            if len(results) < len(jobs):
-                self._begin(jobs[len(results)], child.pid, batch.announce_stages)
+            settle([self._finish(job, message[2])])
+            done += 1
+            if done < len(jobs):
+                self._begin(jobs[done], child.pid, batch.announce_stages)
         self._busy = False
         if self._child is child and 0 < self.settings.batches_per_child <= child.batches:
             self._discard_child()  # recycled: a slow leak in a processor dies with it
-        return results
 
     def _next_message(self, child: _Child, job: RunningJob) -> tuple[str, int, object] | None:
         """The child's next message, or None once it has died; kills it when ``job``'s time is up."""
