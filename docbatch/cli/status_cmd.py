@@ -39,13 +39,38 @@ def render(info: RunStatus) -> str:
     if info.error_kinds:
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(info.error_kinds.items()))
         lines.append(f"errors    {kinds}")
-    cluster = info.executor_info
-    if cluster.get("workers") is not None:
-        dashboard = f", dashboard {cluster['dashboard']}" if cluster.get("dashboard") else ""
-        lines.append(f"executor  {info.executor}: {cluster['workers']} workers{dashboard}")
+    lines += executor_lines(info)
     lines.append(f"outputs   {info.output_dir}")
     lines.append(f"report    {info.report}")
     return "\n".join(lines)
+
+
+def executor_lines(info: RunStatus) -> list[str]:
+    """A cluster's or a broker's workers, and a broker's queue."""
+    cluster = info.executor_info
+    if cluster.get("workers") is None:
+        return []
+    dashboard = f", dashboard {cluster['dashboard']}" if cluster.get("dashboard") else ""
+    lines = [f"executor  {info.executor}: {cluster['workers']} workers{dashboard}"]
+    workers = cluster.get("worker_list")
+    if isinstance(workers, list):
+        for worker in workers:
+            if isinstance(worker, dict):
+                lines.append(
+                    f"          {worker.get('worker')}: {worker.get('busy')}/{worker.get('slots')} slots busy, "
+                    f"{worker.get('done')} done, {worker.get('docs_per_s')} docs/s"
+                )
+    queue = cluster.get("queue")
+    if isinstance(queue, dict):
+        depth = queue.get("broker_depth")
+        broker = (
+            f"; broker: {depth} waiting, {queue.get('broker_dead_letters')} dead letters" if depth is not None else ""
+        )
+        lines.append(
+            f"queue     {queue.get('waiting')} batches waiting, {queue.get('in_flight')} in flight, "
+            f"{queue.get('redeliveries')} redelivered, {queue.get('dead_lettered')} dead-lettered{broker}"
+        )
+    return lines
 
 
 def _headline(info: RunStatus, running: bool) -> list[str]:

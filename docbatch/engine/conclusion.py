@@ -17,6 +17,7 @@ from pathlib import Path
 
 from docbatch.checkpoint.base import Ledger
 from docbatch.engine.context import RunContext
+from docbatch.engine.heartbeat import note_executor
 from docbatch.errors import EnvironmentFailed, ExitCode, environment_problem
 from docbatch.outputs.reports import run_report_path, write_run_report
 from docbatch.report.build import build_report
@@ -38,6 +39,7 @@ class RunOutcome:
 async def conclude(run: RunContext, ledger: Ledger, status: str, cpu_before: os.times_result) -> RunOutcome:
     """Write the report and the run's end in the ledger. Either failing (a full disk) makes the run an
     environment failure (exit 5) that says so in one line; it never ends in a traceback."""
+    note_executor(run)  # its last word (a broker's queue statistics) goes into the report
     report = build_report(
         run.run_id,
         run.config,

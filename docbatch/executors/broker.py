@@ -100,6 +100,7 @@ class BrokerExecutor:
         try:
             await self._transport.connect()
             await self._transport.open_session(self.session)
+            self._broker_stats = await self._transport.stats()
         except BrokerUnavailable as error:
             raise ConfigError(str(error)) from error
         self._tasks = [asyncio.create_task(self._read_replies()), asyncio.create_task(self._keep_watch())]
@@ -279,6 +280,8 @@ class BrokerExecutor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        with contextlib.suppress(Exception):
+            self._broker_stats = await asyncio.wait_for(self._transport.stats(), 10)  # the report's last figures
         with contextlib.suppress(Exception):
             await self._transport.close_session(self.session)  # its messages still queued are dropped
         with contextlib.suppress(Exception):

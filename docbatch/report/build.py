@@ -8,6 +8,8 @@ import resource
 import time
 from pathlib import Path
 
+from pydantic import JsonValue
+
 from docbatch.config import RunConfig, default_concurrency
 from docbatch.errors import ExitCode
 from docbatch.models import JobState
@@ -68,6 +70,7 @@ def build_report(
         command=config.command,
         config=config.model_dump(mode="json", exclude={"command"}),
         executor=executor,
+        executor_info=_json_safe(progress.executor_info),
         started_at=_iso(progress.started_at),
         finished_at=_iso(finished_at),
         wall_s=round(wall_s, 3),
@@ -147,3 +150,18 @@ def _resources(
         coordinator_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         cpu_utilisation=round(cpu_s / wall_s / default_concurrency(), 3),
     )
+
+
+def _json_safe(info: dict[str, object]) -> dict[str, JsonValue]:
+    """The executor's description as plain JSON values (anything else as its text)."""
+    return {key: _plain(value) for key, value in info.items()}
+
+
+def _plain(value: object) -> JsonValue:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return str(value)

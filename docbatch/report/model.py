@@ -117,6 +117,11 @@ class RunReport(BaseModel):
     command: list[str]
     config: dict[str, JsonValue]
     executor: str
+    executor_info: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="What the executor said of itself at the end: a broker's workers and queue statistics "
+        "(waiting, in_flight, redeliveries, dead_lettered, broker_depth, ...), a Dask cluster's workers.",
+    )
     started_at: str
     finished_at: str
     wall_s: float
