@@ -204,10 +204,33 @@ def docbatch_tool(label: str, source: Path, work: Path, jobs: int, *extra: str, 
     return Tool(label, command, setup=[str(out), str(state)])
 
 
+def broker_tools(args: argparse.Namespace, source: Path, work: Path) -> list[Tool]:
+    """docbatch through each --broker: the coordinator and --jobs workers of one slot each, as one tree
+    (bench/with_workers.py); the broker server itself runs outside the measured tree."""
+    sys.path.insert(0, str(REPO))
+    from tests.helpers.brokers import STARTERS, fresh_queue_name
+
+    tools = []
+    for kind in args.broker or []:
+        server = STARTERS[kind](Path(tempfile.mkdtemp(prefix=f"bench-{kind}-")))
+        _BROKERS.append(server)
+        os.environ.update(server.env)  # SQS: the stand-in's endpoint and fake credentials
+        url = server.url(fresh_queue_name())
+        wrapper = [sys.executable, str(REPO / "bench" / "with_workers.py"), url, str(args.jobs), "1", "--"]
+        tool = docbatch_tool(f"docbatch via {kind}, {args.jobs} workers", source, work, args.jobs, "--executor", url)
+        tools.append(Tool(tool.label, wrapper + tool.command, setup=tool.setup))
+    return tools
+
+
+_BROKERS: list[object] = []
+
+
 def chosen_tools(args: argparse.Namespace, tools: list[Tool], source: Path, work: Path) -> list[Tool]:
-    """``tools`` without the peers when --docbatch-only, plus the --against checkout's docbatch."""
+    """``tools`` without the peers when --docbatch-only, plus the --against checkout's docbatch and
+    docbatch through each --broker."""
     if args.docbatch_only:
         tools = [tool for tool in tools if tool.label.startswith("docbatch")]
+    tools += broker_tools(args, source, work)
     if args.against is not None:
         other = args.against.resolve()
         program = other / ".venv" / "bin" / "docbatch"
@@ -384,6 +407,10 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed after)")
     parser.add_argument("--against", type=Path, help="pdf, tiny: also time the docbatch of this other checkout")
     parser.add_argument("--docbatch-only", action="store_true", help="pdf, tiny: leave the peers out")
+    parser.add_argument(
+        "--broker", action="append", choices=["redis", "rabbitmq", "sqs"],
+        help="pdf, tiny: also time docbatch through this broker with --jobs workers (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not (CORPUS / "pdf").is_dir() and args.case in ("pdf", "mixed", "all"):
         parser.error(f"{CORPUS} is missing: the pdf and mixed cases need ../shared/corpus")
@@ -395,7 +422,12 @@ def main() -> int:
             work = Path(scratch) / name
             work.mkdir()
             args.count = asked or {"tiny": 20_000, "scale": 1_000_000}.get(name)
-            CASES[name](args, work)
+            try:
+                CASES[name](args, work)
+            finally:
+                for server in _BROKERS:
+                    server.stop()  # type: ignore[attr-defined]
+                _BROKERS.clear()
     return 0
 
 

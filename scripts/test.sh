@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check uv
+# Real brokers for the integration tests (Redis, RabbitMQ; the SQS stand-in comes with uv sync).
+bash scripts/install-brokers.sh
 # Strict types first as the README's plain set-up leaves them (no dask extra), then with the extra.
 python3 -m uv sync --frozen --quiet
 python3 -m uv run --frozen mypy

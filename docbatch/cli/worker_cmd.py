@@ -41,6 +41,10 @@ def worker(
 
     logs.use_format(log_format, quiet=quiet)
     logs.configure(quiet=quiet, live=False, log_file=None, log_format=log_format)
+    if url.strip().lower().startswith("memory:"):
+        raise ConfigError(
+            "memory:// is a broker inside one process (tests); a worker needs redis://, amqp:// or sqs://"
+        )
     slots = default_concurrency() if concurrency is None else concurrency
     if not 1 <= slots <= 512:
         raise ConfigError(f"-j/--concurrency must be from 1 to 512, not {slots}")

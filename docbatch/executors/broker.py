@@ -40,6 +40,7 @@ MAX_DELIVERIES = 3
 WEDGED_GRACE_S = 30.0
 WORKER_SILENT_S = 8.0  # a worker not heard for this long is shown as gone
 TICK_S = 1.0
+UNATTENDED_S = 60.0
 _log = logging.getLogger("docbatch")
 
 
@@ -90,6 +91,7 @@ class BrokerExecutor:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._lost: str | None = None
+        self._started_at = self._warned_at = time.monotonic()
 
     @property
     def job_control(self) -> JobControl | None:
@@ -192,6 +194,12 @@ class BrokerExecutor:
         if reply.kind == "started":
             if handover.worker is not None or reply.deliveries > 1:
                 self._counts.redeliveries += 1
+                _log.info(
+                    "broker: batch %s delivered again (delivery %d) to %s",
+                    handover.identity[:8],
+                    reply.deliveries,
+                    reply.worker.worker,
+                )
             handover.worker, handover.last_progress, handover.deliveries = reply.worker.worker, now, reply.deliveries
             self._tell_stages([spec for i, spec in enumerate(handover.specs) if i not in handover.results], "running")
         elif reply.kind == "results":
@@ -228,6 +236,19 @@ class BrokerExecutor:
                 self._lose(f"lost the broker: {error}")
                 return
             self._give_up_on_wedged(time.monotonic())
+            self._warn_when_unattended(time.monotonic())
+
+    def _warn_when_unattended(self, now: float) -> None:
+        """Say so when batches wait and no worker has been heard for a while (none started yet?)."""
+        waiting = any(handover.worker is None for handover in self._handovers.values())
+        heard = max((seen for _, seen in self._workers.values()), default=self._started_at)
+        if waiting and now - heard > UNATTENDED_S and now - self._warned_at > UNATTENDED_S:
+            self._warned_at = now
+            _log.warning(
+                "broker: batches are waiting and no worker has been heard for %.0fs: start `docbatch worker %s`",
+                now - heard,
+                self._transport.name,
+            )
 
     def _give_up_on_wedged(self, now: float) -> None:
         for handover in list(self._handovers.values()):
