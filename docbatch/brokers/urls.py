@@ -34,14 +34,14 @@ def is_broker_url(text: str) -> bool:
 
 
 def redacted(url: str) -> str:
-    """``url`` without its password (``amqp://u:***@h/v``), for anything printed or stored."""
+    """``url`` without its password (``amqp://u:***@h/v``), for anything printed or stored. Never
+    raises, even for a malformed URL."""
     parts = urlsplit(url)
-    if parts.password is None:
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def settings_of(url: str, base: TransportSettings | None = None) -> TransportSettings:

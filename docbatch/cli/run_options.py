@@ -179,6 +179,10 @@ def _explained(
             value = value[int(location[-1])]
         elif option.is_list:
             value = None  # the whole list (PATHs that do not exist): the message names them
+        if option.name == "executor" and isinstance(value, str):
+            from docbatch.brokers.urls import redacted
+
+            value = redacted(value)  # a broker's password is never printed
         parts.append(f"{origin(option, value)}: {_without(reason, value, option)}")
     return "; ".join(parts)
 

@@ -195,7 +195,10 @@ def _build_dask_local(text: str, config: RunConfig) -> Executor:
 def _check_broker(text: str) -> None:
     from docbatch.brokers.urls import check_url
 
-    check_url(text)
+    try:
+        check_url(text)
+    except ConfigError as error:
+        raise ConfigError(f"--executor {error}") from None
 
 
 def _build_broker(text: str, config: RunConfig) -> Executor:

@@ -96,7 +96,16 @@ def test_builtin_executor_urls_are_accepted(text: str, scheme: str) -> None:
         ("dask-local:x", "a worker count of 1 or more"),
         ("dask-local:", "a worker count of 1 or more"),
         ("local:2", "the local executor takes no address"),
-        ("ray://head:10001", "use local, dask://HOST:PORT or dask-local[:N]"),
+        (
+            "ray://head:10001",
+            "use local, dask://HOST:PORT, dask-local[:N], redis://HOST:PORT/DB, "
+            "amqp://USER:PASS@HOST/VHOST or sqs://QUEUE_NAME",
+        ),
+        ("redis://", "the broker needs a host and a port"),
+        ("amqp://guest:secret@rabbit:99999/", "the broker needs a host and a port"),
+        ("sqs://", "use sqs://QUEUE_NAME"),
+        ("redis://h:6379/0?visibility=0", "visibility must be seconds from 1 to 43200"),
+        ("redis://h:6379/0?prefetch=3", "unknown setting 'prefetch'"),
     ],
 )
 def test_bad_executors_are_usage_errors_with_a_hint(text: str, hint: str) -> None:
@@ -142,7 +151,7 @@ def test_a_plugin_checks_its_own_urls(plugin_site: Path) -> None:
 
 def test_unknown_schemes_list_the_installed_plugins(plugin_site: Path) -> None:
     install_plugin(plugin_site, "memq = docbatch_memq:REGISTRATION")
-    with pytest.raises(ConfigError, match=r"use local, dask://HOST:PORT, dask-local\[:N\] or memq://\.\.\."):
+    with pytest.raises(ConfigError, match=r"use local, dask://HOST:PORT, dask-local\[:N\], .* or memq://\.\.\."):
         new_registry().parse("ray://head:10001")
 
 
