@@ -181,6 +181,8 @@ class RabbitTransport:
         if self._consuming is None or self._consuming[0].is_closed:
             return
         await self._consuming[1].cancel(self._consuming[2])  # after Cancel-Ok nothing more arrives
+        for _ in range(3):  # deliveries before Cancel-Ok reach _on_work through a task of aiormq's, then aio-pika's
+            await asyncio.sleep(0)
         while not self._ready.empty():
             message = self._ready.get_nowait()[2]
             if not _stale(message):
