@@ -83,6 +83,7 @@ class RedisTransport:
         self._redis = aioredis.Redis.from_url(
             bare,
             decode_responses=False,
+            protocol=2,  # RESP2's reply shapes are the same in every redis-py since 5.0 (8.0 defaults to RESP3)
             socket_connect_timeout=_CONNECT_TIMEOUT_S,
             socket_timeout=_SLICE_S + 10.0,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
@@ -90,12 +91,11 @@ class RedisTransport:
 
     @asynccontextmanager
     async def _guard(self, doing: str) -> AsyncIterator[None]:
-        """Turns a connection lost for good (after redis-py's retries) into BrokerUnavailable."""
+        """Turns a connection lost for good (after redis-py's retries), or a command refused, into
+        BrokerUnavailable."""
         try:
             yield
-        except (RedisError, OSError) as error:
-            if isinstance(error, ResponseError):
-                raise  # a refused command is a bug here, not an unreachable broker
+        except (RedisError, OSError) as error:  # a refusal too (OOM, READONLY, NOPERM): the broker's state
             raise BrokerUnavailable(f"{self.name}: {doing}: {_one_line(error)}") from error
 
     async def connect(self) -> None:
@@ -160,18 +160,26 @@ class RedisTransport:
         give_up = time.monotonic() + max(wait_s, 0.0)
         async with self._guard("receive"):
             try:
-                found = await self._claim_idle() or await self._read_new()
-                while found is None:
-                    left = give_up - time.monotonic()
-                    if left < 0.001:  # BLOCK takes whole milliseconds, and BLOCK 0 waits forever
-                        return None
-                    found = await self._read_blocking(min(left, self._scan_every_s)) or await self._claim_idle()
-                return found
+                return await self._receive(give_up)
             except ResponseError as error:
-                if "NOGROUP" not in str(error):
-                    raise
-                await self._declare()  # the streams were deleted (FLUSHDB, eviction): make them again
+                await self._regroup(error)
+                return await self._receive(give_up)
+
+    async def _receive(self, give_up: float) -> Delivery | None:
+        found = await self._claim_idle() or await self._read_new()
+        while found is None:
+            left = give_up - time.monotonic()
+            if left < 0.001:  # BLOCK takes whole milliseconds, and BLOCK 0 waits forever
                 return None
+            found = await self._read_blocking(min(left, self._scan_every_s)) or await self._claim_idle()
+        return found
+
+    async def _regroup(self, error: ResponseError) -> None:
+        """After NOGROUP (the streams were deleted: FLUSHDB, a restart without persistence), declares
+        them again; any other refusal is raised."""
+        if "NOGROUP" not in str(error):
+            raise error
+        await self._declare()
 
     async def _claim_idle(self) -> Delivery | None:
         """XAUTOCLAIM one entry idle past the visibility timeout, levels from the highest. COUNT 1
@@ -249,11 +257,15 @@ class RedisTransport:
             by_level.setdefault(level, []).append(entry_id)
         if not by_level:
             return
-        async with self._guard("extend"), self._redis.pipeline(transaction=False) as pipe:
-            for level, ids in by_level.items():
-                # An id already acked is not in the PEL any more and XCLAIM skips it.
-                pipe.xclaim(self._streams[level], GROUP, self._consumer, 0, ids, justid=True)
-            await pipe.execute()
+        async with self._guard("extend"):
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for level, ids in by_level.items():
+                        # An id already acked is not in the PEL any more and XCLAIM skips it.
+                        pipe.xclaim(self._streams[level], GROUP, self._consumer, 0, ids, justid=True)
+                    await pipe.execute()
+            except ResponseError as error:
+                await self._regroup(error)  # the entries went with the group: nothing to keep
 
     async def ack(self, delivery: Delivery) -> None:
         level, entry_id = self._handle(delivery)
@@ -344,14 +356,24 @@ class RedisTransport:
                     return []
 
     async def stats(self) -> BrokerStats:
-        async with self._guard("stats"), self._redis.pipeline(transaction=True) as pipe:
-            for stream in self._streams:
-                pipe.xlen(stream)
-                pipe.xpending(stream, GROUP)
-            pipe.xlen(self._dead)
-            answers: list[Any] = await pipe.execute()
+        async with self._guard("stats"):
+            try:
+                answers = await self._counts()
+            except ResponseError as error:
+                await self._regroup(error)
+                answers = await self._counts()
         # Acked entries are deleted, so a stream holds exactly the waiting entries and the pending ones.
         lengths, pendings = answers[0:-1:2], answers[1:-1:2]
         in_flight = sum(int(pending["pending"]) for pending in pendings)
         depth = max(0, sum(int(length) for length in lengths) - in_flight)
         return BrokerStats(depth=depth, in_flight=in_flight, dead_lettered=int(answers[-1]))
+
+    async def _counts(self) -> list[Any]:
+        """XLEN and XPENDING of every level and XLEN of the dead letters, in one MULTI."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for stream in self._streams:
+                pipe.xlen(stream)
+                pipe.xpending(stream, GROUP)
+            pipe.xlen(self._dead)
+            answers: list[Any] = await pipe.execute()
+        return answers
