@@ -43,6 +43,7 @@ BODY = b"body"
 _SLICE_S = 1.0  # longest blocking read: idle entries are claimed (and a lost connection noticed) this often
 _CONNECT_TIMEOUT_S = 5.0
 _REPLIES_PER_READ = 1000
+_MAX_CONNECTIONS = 64
 _STALE_CONSUMER_MS = 3_600_000  # consumers with nothing pending and idle this long are forgotten at connect
 
 
@@ -79,15 +80,21 @@ class RedisTransport:
         self._next_scan = 0.0  # monotonic time of the next XAUTOCLAIM pass; 0 = at the next receive
         self._leases: set[str] = set()  # sessions this instance opened (touch revives a lapsed lease)
         self._reply_cursor: dict[str, bytes] = {}  # last reply id read, per session
-        # Short backoff: a broker restart is ridden out, a broker gone is reported within seconds.
-        self._redis = aioredis.Redis.from_url(
+        self._reading: dict[str, asyncio.Lock] = {}
+        # Concurrent calls each take a connection (a blocking read holds one up to _SLICE_S): past the
+        # cap they wait for one instead of failing (redis-py's plain pool raises "Too many connections").
+        pool = aioredis.BlockingConnectionPool.from_url(
             bare,
+            max_connections=_MAX_CONNECTIONS,
+            timeout=20,
             decode_responses=False,
             protocol=2,  # RESP2's reply shapes are the same in every redis-py since 5.0 (8.0 defaults to RESP3)
             socket_connect_timeout=_CONNECT_TIMEOUT_S,
             socket_timeout=_SLICE_S + 10.0,
+            # Short backoff: a broker restart is ridden out, a broker gone is reported within seconds.
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
         )
+        self._redis = aioredis.Redis.from_pool(pool)
 
     @asynccontextmanager
     async def _guard(self, doing: str) -> AsyncIterator[None]:
@@ -323,6 +330,7 @@ class RedisTransport:
             await self._redis.delete(self._lease_key(session), self._reply_key(session))
         self._leases.discard(session)
         self._reply_cursor.pop(session, None)
+        self._reading.pop(session, None)
 
     async def reply(self, session: str, body: bytes) -> None:
         if len(body) > self.max_message_bytes:
@@ -340,7 +348,9 @@ class RedisTransport:
     async def replies(self, session: str, wait_s: float) -> list[bytes]:
         key = self._reply_key(session)
         give_up = time.monotonic() + max(wait_s, 0.0)
-        async with self._guard("replies"):
+        # Two readers of one session would read the same entries from the same cursor: one at a time.
+        reading = self._reading.setdefault(session, asyncio.Lock())
+        async with self._guard("replies"), reading:
             while True:
                 left = give_up - time.monotonic()
                 block = max(1, int(min(left, _SLICE_S) * 1000)) if left >= 0.001 else None
