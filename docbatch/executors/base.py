@@ -25,6 +25,7 @@ What an executor promises:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -141,3 +142,12 @@ class Executor(Protocol):
 
     async def close(self, *, cancel: bool = False) -> None:
         """Stop the workers; with ``cancel`` do not wait for jobs in flight."""
+
+
+def with_absolute_paths(specs: list[JobSpec]) -> list[JobSpec]:
+    """``specs`` with each path made absolute against the coordinator's working folder: a worker on
+    another machine (or started in another folder) reads the inputs by the same absolute path."""
+    return [
+        spec if os.path.isabs(spec.path) else spec.model_copy(update={"path": os.path.abspath(spec.path)})
+        for spec in specs
+    ]

@@ -33,7 +33,7 @@ from docbatch.brokers.messages import MessageError, Reassembler, Reply, WorkerIn
 from docbatch.brokers.transport import BrokerStats, Transport
 from docbatch.brokers.urls import open_transport, redacted
 from docbatch.errors import BrokerUnavailable, ConfigError, ExecutorLost
-from docbatch.executors.base import JobControl, OutputTarget, StageListener
+from docbatch.executors.base import JobControl, OutputTarget, StageListener, with_absolute_paths
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 MAX_DELIVERIES = 3
@@ -122,7 +122,7 @@ class BrokerExecutor:
             raise ExecutorLost(self._lost)
         if self._stopping:
             return [_not_started(spec) for spec in specs]
-        bodies = self._messages_for(specs, timeout_s, output.format)
+        bodies = self._messages_for(with_absolute_paths(specs), timeout_s, output.format)
         parts = await asyncio.gather(*(self._hand_over(message, body) for message, body in bodies))
         return [result for part in parts for result in part]
 

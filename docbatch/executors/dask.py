@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from docbatch.errors import ConfigError, ExecutorLost
-from docbatch.executors.base import JobControl, OutputTarget, StageListener
+from docbatch.executors.base import JobControl, OutputTarget, StageListener, with_absolute_paths
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 CONNECT_TIMEOUT_S = 30
@@ -133,7 +133,7 @@ class DaskExecutor:
         if self._client is None:
             raise RuntimeError("DaskExecutor.run_batch called before start()")
         # The coordinator writes the outputs; the format still tells the workers whether Markdown is needed.
-        batch = JobBatch(specs=specs, output_format=output.format)
+        batch = JobBatch(specs=with_absolute_paths(specs), output_format=output.format)
         if self.stage_listener is not None:
             for spec in specs:
                 self.stage_listener(spec.source_id, "running")

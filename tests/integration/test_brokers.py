@@ -41,9 +41,11 @@ class Broker:
         self.env = {**os.environ, "PYTHONPATH": str(REPO), **server.env}
         self.folder = folder
         self.workers: list[subprocess.Popen[str]] = []
+        self._logs: list[object] = []
 
     def start_worker(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        log = open(self.folder / f"worker{len(self.workers)}.log", "w")  # noqa: SIM115 (kept for the test)
+        log = open(self.folder / f"worker{len(self.workers)}.log", "w")  # noqa: SIM115 (closed by stop())
+        self._logs.append(log)
         process = subprocess.Popen(
             [sys.executable, "-m", "docbatch", "worker", self.url, *args],
             env={**self.env, **(env or {})}, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -65,6 +67,11 @@ class Broker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        for log in self._logs:
+            log.close()  # type: ignore[attr-defined]
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text() for path in sorted(self.folder.glob("worker*.log")))
 
 
 @pytest.fixture(params=KINDS)
@@ -173,7 +180,8 @@ def test_a_sigkilled_coordinator_then_the_same_command_ends_as_an_uninterrupted_
     coordinator.send_signal(signal.SIGKILL)
     coordinator.wait(10)
     again = broker.run(*args, cwd=tmp_path)
-    assert again.returncode == local.returncode == 0, again.stderr
+    failures = _ledger_rows(tmp_path / "state", "SELECT source_id, state, message FROM documents WHERE state != 'succeeded'")
+    assert again.returncode == local.returncode == 0, (failures, broker.logs()[-3000:])
     assert output_files(tmp_path / "out") == output_files(tmp_path / "local-out")
 
 
