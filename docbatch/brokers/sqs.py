@@ -34,6 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
 from docbatch.brokers.transport import PRIORITY_LEVELS, BrokerStats, Delivery, TransportSettings
 from docbatch.brokers.urls import redacted
 from docbatch.errors import BrokerUnavailable
@@ -76,15 +80,21 @@ class SqsTransport:
         self._empty_until = [0.0] * PRIORITY_LEVELS  # monotonic time until which a level found empty is skipped
 
     async def connect(self) -> None:
-        if self._client is not None:
+        if self._urls:
             return
         self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="docbatch-sqs")
         try:
             self._client = await asyncio.get_running_loop().run_in_executor(self._pool, self._make_client)
-        except Exception as error:
-            self._pool.shutdown(wait=False)
-            self._pool = None
-            raise BrokerUnavailable(f"{self.name}: {error}") from None
+            await self._declare()
+        except BrokerUnavailable:
+            await self.close()
+            raise
+        except Exception as error:  # the client could not be made: no region, a malformed endpoint URL
+            await self.close()
+            raise BrokerUnavailable(f"{self.name}: {error}".replace("\n", " ")) from None
+
+    async def _declare(self) -> None:
+        """Create (or find) the dead-letter queue, then the level queues redriving to it."""
         dead = await self._create(f"{self.settings.queue}-dead")
         attributes = await self._call("get_queue_attributes", QueueUrl=dead, AttributeNames=["QueueArn"])
         redrive = {"deadLetterTargetArn": attributes["Attributes"]["QueueArn"], "maxReceiveCount": REDRIVE_AFTER}
@@ -96,10 +106,6 @@ class SqsTransport:
         self._dead_url = dead
 
     def _make_client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-        from botocore.exceptions import NoRegionError
-
         # Short connect timeout and few retries: a wrong endpoint is one clear error within seconds.
         config = Config(
             connect_timeout=3,
@@ -128,8 +134,6 @@ class SqsTransport:
     async def _try(self, operation: str, tolerate: tuple[str, ...], **params: Any) -> dict[str, Any] | None:
         """``operation`` run in a thread; None for an error whose code is in ``tolerate``, any other
         error -> BrokerUnavailable (botocore has already retried it)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if self._client is None or self._pool is None:
             raise BrokerUnavailable(f"{self.name}: not connected")
         call = partial(getattr(self._client, operation), **params)
@@ -143,7 +147,8 @@ class SqsTransport:
             reason = str(error)
         except BotoCoreError as error:
             reason = str(error)
-        raise BrokerUnavailable(f"{self.name} ({self._client.meta.endpoint_url}): {reason}".replace("\n", " "))
+        reason = reason.replace("\n", " ").rstrip(": ")  # some errors end with an empty message
+        raise BrokerUnavailable(f"{self.name} ({self._client.meta.endpoint_url}): {reason}")
 
     async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         return await self._try(operation, (), **params) or {}  # a response is never empty
@@ -152,15 +157,20 @@ class SqsTransport:
         if self._pool is None:
             return
         held, self._held = self._held, {}
-        if held and self._client is not None:  # let another worker have them now, not after the timeout
+        if held and self._urls:  # let another worker have them now, not after the visibility timeout
             with contextlib.suppress(BrokerUnavailable, asyncio.TimeoutError):
                 await asyncio.wait_for(self._change_visibility(list(held.items()), 0), 5)
         self._pool.shutdown(wait=False)
-        self._pool, self._client = None, None
+        self._pool, self._client, self._urls = None, None, []
+
+    def _level_url(self, level: int) -> str:
+        if not self._urls:
+            raise BrokerUnavailable(f"{self.name}: not connected")
+        return self._urls[level]
 
     async def publish(self, body: bytes, priority: int) -> None:
         level = min(max(priority, 0), PRIORITY_LEVELS - 1)
-        await self._call("send_message", QueueUrl=self._urls[level], MessageBody=base64.b64encode(body).decode())
+        await self._call("send_message", QueueUrl=self._level_url(level), MessageBody=base64.b64encode(body).decode())
         self._empty_until[level] = 0.0
 
     async def receive(self, wait_s: float) -> Delivery | None:
@@ -184,7 +194,7 @@ class SqsTransport:
                 await asyncio.sleep(min(remaining, self.settings.poll_interval_s))
 
     async def _receive_from(self, level: int, wait_s: int) -> Delivery | None:
-        url = self._urls[level]
+        url = self._level_url(level)
         response = await self._call(
             "receive_message",
             QueueUrl=url,
