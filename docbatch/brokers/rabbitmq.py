@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -48,6 +49,11 @@ COUNT_HEADER = "x-docbatch-deliveries"
 CONNECT_TIMEOUT_S = 8.0
 REPLY_PREFETCH = 256  # replies buffered in the coordinator per session before the broker holds them back
 # What a lost connection or a refusing broker raises through aio-pika/aiormq.
+# aiormq and aio-pika log connection failures themselves; with no handler configured anywhere Python
+# would print them on stderr beside docbatch's own one-line error. docbatch reports these itself.
+for _library in ("aiormq", "aio_pika"):
+    logging.getLogger(_library).addHandler(logging.NullHandler())
+
 BROKER_ERRORS = (AMQPError, ChannelInvalidStateError, OSError, TimeoutError)
 
 

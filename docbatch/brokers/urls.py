@@ -44,6 +44,11 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+def without_passwords(words: list[str]) -> list[str]:
+    """A command line (or any list of strings) with the password of every URL in it masked."""
+    return [redacted(word) if "://" in word and "@" in word else word for word in words]
+
+
 def settings_of(url: str, base: TransportSettings | None = None) -> TransportSettings:
     """The settings ``url``'s query asks for, over ``base``. Raises ConfigError for an unknown or bad one."""
     settings = base or TransportSettings()

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from docbatch.brokers.urls import redacted, without_passwords
 from docbatch.checkpoint import events
 from docbatch.checkpoint.base import Ledger, LedgerLookup, LedgerStore, RunRecord
 from docbatch.checkpoint.lock import OutputLock, StateLock
@@ -46,9 +47,12 @@ _log = logging.getLogger("docbatch")
 def _log_start(run_id: str, config: RunConfig) -> None:
     """The run's first log event: its id, the command line and the effective configuration, so that a
     log file alone says what each night's run was asked to do."""
+    # Logs are read by more people than the ledger: a broker URL's password is masked here.
     settings = config.model_dump(mode="json", exclude={"command"})
-    fields = {"run_id": run_id, "command": config.command, "config": settings}
-    _log.info("start run=%s command=%s", run_id, " ".join(config.command), extra={"event": "start", "fields": fields})
+    settings["executor"] = redacted(config.executor)
+    command = without_passwords(config.command)
+    fields = {"run_id": run_id, "command": command, "config": settings}
+    _log.info("start run=%s command=%s", run_id, " ".join(command), extra={"event": "start", "fields": fields})
 
 
 async def execute_run(

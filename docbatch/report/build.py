@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
+from docbatch.brokers.urls import redacted, without_passwords
 from docbatch.config import RunConfig, default_concurrency
 from docbatch.errors import ExitCode
 from docbatch.models import JobState
@@ -67,8 +68,8 @@ def build_report(
         status=status,
         stop_reason=stop_reason,
         exit_code=int(exit_code_for(status, counts, environment_failed=environment_failed)),
-        command=config.command,
-        config=config.model_dump(mode="json", exclude={"command"}),
+        command=without_passwords(config.command),  # the report is shared more widely than the ledger
+        config={**config.model_dump(mode="json", exclude={"command"}), "executor": redacted(config.executor)},
         executor=executor,
         executor_info=_json_safe(progress.executor_info),
         started_at=_iso(progress.started_at),

@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 
 
@@ -35,9 +37,10 @@ class RunningBroker:
 
     kind: str
     base_url: str
-    process: subprocess.Popen[bytes]
+    pid: int
     env: dict[str, str] = field(default_factory=dict)
     unreachable_url: str = ""
+    epmd_port: int | None = None  # RabbitMQ's Erlang port mapper daemonizes itself: stopped apart
 
     def url(self, queue: str, visibility_s: float | None = None) -> str:
         """The broker URL for work queue ``queue`` (a fresh name per test keeps tests apart)."""
@@ -48,9 +51,12 @@ class RunningBroker:
         return base + ("?" + "&".join(query) if query else "")
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        _kill_group(self.pid)
+        if self.epmd_port is not None:
+            for process in psutil.process_iter(["name"]):
+                with contextlib.suppress(psutil.Error):
+                    if process.info["name"] == "epmd" and process.environ().get("ERL_EPMD_PORT") == str(self.epmd_port):
+                        process.kill()
 
 
 def free_port() -> int:
@@ -64,27 +70,46 @@ def fresh_queue_name() -> str:
     return "t" + uuid.uuid4().hex[:12]
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float, log: Path) -> None:
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _wait_for_port(port: int, pid: int, timeout_s: float, log: Path) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BrokerMissing(f"exited with {process.returncode}: {log.read_text(errors='replace')[-400:]}")
+        if not _alive(pid):
+            raise BrokerMissing(f"exited: {log.read_text(errors='replace')[-400:]}")
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+    _kill_group(pid)
     raise BrokerMissing(f"not listening on port {port} after {timeout_s:.0f} s")
 
 
-def _spawn(argv: list[str], folder: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+def _spawn(argv: list[str], folder: Path, env: dict[str, str] | None = None) -> tuple[int, Path]:
+    """Start ``argv`` as a daemon: in its own session and *not* a child of this process (a shell
+    starts it in the background and exits), so tests that check that a run leaves no child process
+    behind do not see the session's brokers. Returns its pid (also its process group)."""
     log = folder / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
-        )
-    return process, log
+    launcher = 'setsid "$@" >"$DOCBATCH_BROKER_LOG" 2>&1 </dev/null & echo $!'
+    environment = {**(env or os.environ), "DOCBATCH_BROKER_LOG": str(log)}
+    started = subprocess.run(
+        ["sh", "-c", launcher, "sh", *argv], env=environment, capture_output=True, text=True, check=True, timeout=30
+    )
+    # Job control is off in `sh -c`, so the background job is no group leader and setsid execs in place.
+    return int(started.stdout.strip()), log
 
 
 def start_redis(folder: Path) -> RunningBroker:
@@ -93,10 +118,10 @@ def start_redis(folder: Path) -> RunningBroker:
         raise BrokerMissing("redis-server is not installed (scripts/install-brokers.sh installs it)")
     port = free_port()
     argv = [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process, log = _spawn([*argv, "--dir", str(folder)], folder)
-    _wait_for_port(port, process, 20, log)
+    pid, log = _spawn([*argv, "--dir", str(folder)], folder)
+    _wait_for_port(port, pid, 20, log)
     return RunningBroker(
-        "redis", f"redis://127.0.0.1:{port}/0", process, unreachable_url=f"redis://127.0.0.1:{free_port()}/0"
+        "redis", f"redis://127.0.0.1:{port}/0", pid, unreachable_url=f"redis://127.0.0.1:{free_port()}/0"
     )
 
 
@@ -123,13 +148,14 @@ def start_rabbitmq(folder: Path) -> RunningBroker:
         "RABBITMQ_PID_FILE": str(folder / "rabbit.pid"),
     }
     (folder / "enabled_plugins").write_text("[].\n")
-    process, log = _spawn([str(program)], folder, env)
-    _wait_for_port(port, process, 90, log)
+    pid, log = _spawn([str(program)], folder, env)
+    _wait_for_port(port, pid, 90, log)
     return RunningBroker(
         "rabbitmq",
         f"amqp://guest:guest@127.0.0.1:{port}/",
-        process,
+        pid,
         unreachable_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/",
+        epmd_port=epmd_port,
     )
 
 
@@ -138,15 +164,15 @@ def start_sqs(folder: Path) -> RunningBroker:
     if not program.exists():
         raise BrokerMissing("moto_server is not installed (uv sync installs moto[server] with the dev group)")
     port = free_port()
-    process, log = _spawn([str(program), "-H", "127.0.0.1", "-p", str(port)], folder)
-    _wait_for_port(port, process, 60, log)
+    pid, log = _spawn([str(program), "-H", "127.0.0.1", "-p", str(port)], folder)
+    _wait_for_port(port, pid, 60, log)
     env = {
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    return RunningBroker("sqs", "sqs://", process, env=env, unreachable_url="")
+    return RunningBroker("sqs", "sqs://", pid, env=env, unreachable_url="")
 
 
 STARTERS = {"redis": start_redis, "rabbitmq": start_rabbitmq, "sqs": start_sqs}

@@ -148,7 +148,9 @@ def test_two_workers_give_a_local_runs_outputs_also_when_one_is_sigkilled(
     stdout, stderr = run.communicate(timeout=900)
     assert run.returncode == local_code, stderr[-2000:]
     assert output_files(tmp_path / "out") == local_outputs
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    report_text = (tmp_path / "out" / "report.json").read_text()
+    assert "guest:guest" not in report_text  # the broker's password is not in the report
+    report = json.loads(report_text)
     assert _reconciles(report)
     assert report["executor"].startswith("broker ")
     queue = report["executor_info"]["queue"]
@@ -180,7 +182,9 @@ def test_a_sigkilled_coordinator_then_the_same_command_ends_as_an_uninterrupted_
     coordinator.send_signal(signal.SIGKILL)
     coordinator.wait(10)
     again = broker.run(*args, cwd=tmp_path)
-    failures = _ledger_rows(tmp_path / "state", "SELECT source_id, state, message FROM documents WHERE state != 'succeeded'")
+    failures = _ledger_rows(
+        tmp_path / "state", "SELECT source_id, state, message FROM documents WHERE state != 'succeeded'"
+    )
     assert again.returncode == local.returncode == 0, (failures, broker.logs()[-3000:])
     assert output_files(tmp_path / "out") == output_files(tmp_path / "local-out")
 
@@ -196,9 +200,27 @@ def test_a_higher_priority_run_starts_first_on_a_shared_broker(broker: Broker, t
     for name, level in (("low", "low"), ("urgent", "critical")):
         runs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "docbatch", "run", name, "-o", f"{name}-out", "--state", f"{name}-state",
-                 "--priority", f"*={level}", *common, "--executor", broker.url],
-                cwd=tmp_path, env=broker.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "docbatch",
+                    "run",
+                    name,
+                    "-o",
+                    f"{name}-out",
+                    "--state",
+                    f"{name}-state",
+                    "--priority",
+                    f"*={level}",
+                    *common,
+                    "--executor",
+                    broker.url,
+                ],
+                cwd=tmp_path,
+                env=broker.env,
+                stdin=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )  # fmt: skip
         )
         time.sleep(4 if name == "low" else 0)  # the low run's batches are on the queue first
@@ -222,3 +244,18 @@ def test_a_worker_that_cannot_reach_its_broker_says_so_in_one_line(tmp_path: Pat
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and "127.0.0.1" in lines[0], done.stderr
         assert "secret" not in done.stderr
+
+
+def test_a_run_whose_broker_cannot_be_reached_ends_before_anything_runs(tmp_path: Path) -> None:
+    from tests.helpers.brokers import free_port
+
+    write_texts(tmp_path / "docs", "a.txt")
+    url = f"amqp://guest:secret@127.0.0.1:{free_port()}/"
+    done = run_cli("run", "docs", "--executor", url, cwd=tmp_path, timeout=60)
+    assert done.returncode == 5, done.stderr
+    assert "secret" not in done.stderr
+    assert "127.0.0.1" in done.stderr.strip().splitlines()[-1]
+    malformed = run_cli("run", "docs", "--executor", "amqp://guest:secret@rabbit:99999/", cwd=tmp_path)
+    assert malformed.returncode == 2
+    assert malformed.stderr.count("\n") == 1 and "secret" not in malformed.stderr
+    assert "a port from 1 to 65535" in malformed.stderr
