@@ -34,7 +34,8 @@ async def publish_heartbeats(run: RunContext, ledger: Ledger) -> None:
 def note_executor(run: RunContext) -> None:
     """What a cluster executor says of itself (workers, dashboard), for `docbatch status`."""
     if run.executor_started:
-        run.progress.executor_info = run.executor.describe()
+        # Merged: a closed executor (the report's last look) may know less than it did while it ran.
+        run.progress.executor_info = {**run.progress.executor_info, **run.executor.describe()}
 
 
 def _workers_rss() -> int:

@@ -7,13 +7,15 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from docbatch.checkpoint import events
+from docbatch.config import OutputFormat
 from docbatch.engine.context import HOST, QueuedJob, RunContext, queue_key
 from docbatch.engine.retry import compute_backoff, is_retryable
 from docbatch.errors import EnvironmentFailed, ExecutorLost
 from docbatch.executors.base import OutputTarget
-from docbatch.models import ErrorKind, JobRecord, JobResult, JobSpec, JobState
+from docbatch.models import Document, ErrorKind, JobRecord, JobResult, JobSpec, JobState
 from docbatch.outputs.writers import write_result
 
 # Retries sort after first tries of the same priority that were discovered before them.
@@ -120,12 +122,24 @@ async def _settle_batch(run: RunContext, tries: list[_Try], results: list[JobRes
     queued = min(results[0].queued_s, time.time() - submitted) if results else 0.0
     spans = _job_spans(results, time.time() - submitted - queued)
     moment = submitted + queued
+    if not run.executor.writes_outputs:
+        # An executor that sends extractions back (Dask, a broker): the outputs are written here, in
+        # one thread hop per batch (a batch of tiny documents would otherwise pay one per document).
+        to_write = [
+            (one.job.document, result)
+            for one, result in zip(tries, results, strict=True)
+            if result.state is JobState.SUCCEEDED and result.extraction is not None
+        ]
+        if to_write:
+            await asyncio.to_thread(_write_all, to_write, config.output.root, config.output.format)
     for one, result, span in zip(tries, results, spans, strict=True):
-        if result.state is JobState.SUCCEEDED and not run.executor.writes_outputs and result.extraction is not None:
-            # An executor that sends extractions back (Dask): the outputs are written here.
-            await asyncio.to_thread(write_result, one.job.document, result, config.output.root, config.output.format)
         _settle(run, one.job, one.attempt, result, moment, moment + span)
         moment += span
+
+
+def _write_all(found: list[tuple[Document, JobResult]], root: Path, output_format: OutputFormat) -> None:
+    for document, result in found:
+        write_result(document, result, root, output_format)
 
 
 def _job_spans(results: list[JobResult], batch_s: float) -> list[float]:
