@@ -147,7 +147,10 @@ class Executor(Protocol):
 def with_absolute_paths(specs: list[JobSpec]) -> list[JobSpec]:
     """``specs`` with each path made absolute against the coordinator's working folder: a worker on
     another machine (or started in another folder) reads the inputs by the same absolute path."""
+    here = os.getcwd()  # once per batch, not once per document
     return [
-        spec if os.path.isabs(spec.path) else spec.model_copy(update={"path": os.path.abspath(spec.path)})
+        spec
+        if os.path.isabs(spec.path)
+        else spec.model_copy(update={"path": os.path.normpath(os.path.join(here, spec.path))})
         for spec in specs
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from docbatch.config import OutputFormat
@@ -49,7 +50,7 @@ def output_path(root: Path, source_id: str, fmt: OutputFormat) -> Path:
     # The folders are resolved once each (a batch writes many outputs into the same few folders); the
     # file itself is resolved every time, since it may be a link planted in the output tree.
     folder = _resolved(str(candidate.parent))
-    resolved = os.path.realpath(os.path.join(folder, candidate.name))
+    resolved = _resolved_file(os.path.join(folder, candidate.name))
     if os.path.commonpath([resolved_root, resolved]) != resolved_root or resolved in (
         os.path.join(resolved_root, REPORT_NAME),
         os.path.join(resolved_root, JSONL_STREAM_NAME),
@@ -63,6 +64,16 @@ def output_key(path: str) -> str:
     its folder's real path joined with its name. Relative paths are read from the working directory."""
     folder, name = os.path.split(os.path.abspath(path))
     return os.path.join(_resolved(folder), name)
+
+
+def _resolved_file(path: str) -> str:
+    """The real path of ``path`` whose folder is already resolved: only the file itself can still be
+    a link (one lstat, where realpath would lstat every component of the path again)."""
+    try:
+        is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:  # not there yet (the usual case) or unreadable: nothing to follow
+        return path
+    return os.path.realpath(path) if is_link else path
 
 
 @functools.lru_cache(maxsize=4096)
