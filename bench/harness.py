@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,8 @@ class Tool:
     setup: list[str] = field(default_factory=list)  # paths emptied before every round
     rounds: int | None = None  # fewer rounds for a slow peer
     documents: int | None = None  # when it runs on a subset (a slow peer); rates are compared then
+    before_round: Callable[[], None] | None = None  # not timed: start services the command uses
+    after_round: Callable[[], None] | None = None  # not timed: stop them
 
 
 def become_subreaper() -> None:
@@ -124,7 +127,13 @@ def run_case(name: str, tools: list[Tool], documents: int, rounds: int, results_
                 continue
             for path in tool.setup:
                 shutil.rmtree(path, ignore_errors=True)
-            found = measure(tool.command, cores)
+            if tool.before_round is not None:
+                tool.before_round()
+            try:
+                found = measure(tool.command, cores)
+            finally:
+                if tool.after_round is not None:
+                    tool.after_round()
             runs[tool.label].append(found)
             print(f"  {name} round {round_index + 1} {tool.label}: {found.wall_s:.2f}s exit {found.exit_code}",
                   file=sys.stderr, flush=True)  # fmt: skip
@@ -204,9 +213,43 @@ def docbatch_tool(label: str, source: Path, work: Path, jobs: int, *extra: str, 
     return Tool(label, command, setup=[str(out), str(state)])
 
 
+class WarmWorkers:
+    """``count`` `docbatch worker` processes of one slot each, started before a round and drained
+    after it, as long-running workers are in production: their start-up is not timed, nor their CPU
+    (the table's CPU column then counts the coordinator alone)."""
+
+    def __init__(self, url: str, count: int, env: dict[str, str], folder: Path) -> None:
+        self.url, self.count, self.env, self.folder = url, count, env, folder
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for index in range(self.count):
+            log = self.folder / f"worker{index}.log"
+            with open(log, "wb") as stream:
+                command = [*DOCBATCH[:1], "worker", self.url, "-j", "1"]
+                self.processes.append(
+                    subprocess.Popen(command, stdout=stream, stderr=stream, stdin=subprocess.DEVNULL, env=self.env)
+                )
+        deadline = time.monotonic() + 60
+        for index in range(self.count):  # each says "worker HOST:PID: 1 slots on URL" once connected
+            log = self.folder / f"worker{index}.log"
+            while "slots on" not in log.read_text(errors="replace"):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"a worker did not connect to {self.url}: {log.read_text()[-500:]}")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(60)
+        self.processes = []
+
+
 def broker_tools(args: argparse.Namespace, source: Path, work: Path) -> list[Tool]:
-    """docbatch through each --broker: the coordinator and --jobs workers of one slot each, as one tree
-    (bench/with_workers.py); the broker server itself runs outside the measured tree."""
+    """docbatch through each --broker, with --jobs warm workers of one slot each (WarmWorkers); the
+    broker server itself runs outside the measured tree, as in production."""
     sys.path.insert(0, str(REPO))
     from tests.helpers.brokers import STARTERS, fresh_queue_name
 
@@ -216,9 +259,11 @@ def broker_tools(args: argparse.Namespace, source: Path, work: Path) -> list[Too
         _BROKERS.append(server)
         os.environ.update(server.env)  # SQS: the stand-in's endpoint and fake credentials
         url = server.url(fresh_queue_name())
-        wrapper = [sys.executable, str(REPO / "bench" / "with_workers.py"), url, str(args.jobs), "1", "--"]
-        tool = docbatch_tool(f"docbatch via {kind}, {args.jobs} workers", source, work, args.jobs, "--executor", url)
-        tools.append(Tool(tool.label, wrapper + tool.command, setup=tool.setup))
+        workers = WarmWorkers(url, args.jobs, dict(os.environ), work / f"{kind}-workers")
+        label = f"docbatch via {kind}, {args.jobs} warm workers"
+        tool = docbatch_tool(label, source, work, args.jobs, "--executor", url)
+        tool.before_round, tool.after_round = workers.start, workers.stop
+        tools.append(tool)
     return tools
 
 
