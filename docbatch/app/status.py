@@ -59,7 +59,7 @@ def describe(reader: LedgerReader, row: RunRow, now: float | None = None) -> Run
         exit_code=row.exit_code,
         executor=row.executor,
         executor_info=snapshot.executor_info,
-        command=row.command,
+        command=_masked(row.command),
         started_at=row.started_at,
         elapsed_s=round(speed.elapsed_s, 3),
         discovered=snapshot.discovered,
@@ -141,3 +141,12 @@ def read_status(state_dir: Path, run: str | None) -> RunStatus:
         return describe(reader, find_run(reader, run))
     finally:
         reader.close()
+
+
+def _masked(command: str | None) -> str | None:
+    """The run's command line as recorded, with any broker password masked (status is shown widely)."""
+    if command is None:
+        return None
+    from docbatch.brokers.urls import without_passwords
+
+    return without_passwords([command])[0]

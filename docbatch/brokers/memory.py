@@ -47,9 +47,10 @@ def memory_broker(name: str) -> _MemoryBroker:
         return _brokers.setdefault(name, _MemoryBroker())
 
 
-def take_down(name: str, queue: str = "docbatch") -> None:
-    """Make broker ``name``'s queue unreachable (tests of a broker that goes away)."""
-    memory_broker(f"{name}/{queue}").down = True
+def take_down(name: str, queue: str = "docbatch", *, down: bool = True) -> None:
+    """Make broker ``name``'s queue unreachable (tests of a broker that goes away), or, with
+    ``down=False``, reachable again."""
+    memory_broker(f"{name}/{queue}").down = down
 
 
 class MemoryTransport:

@@ -54,7 +54,8 @@ REPLY_PREFETCH = 256  # replies buffered in the coordinator per session before t
 for _library in ("aiormq", "aio_pika"):
     logging.getLogger(_library).addHandler(logging.NullHandler())
 
-BROKER_ERRORS = (AMQPError, ChannelInvalidStateError, OSError, TimeoutError)
+# RuntimeError: aio-pika raises it for a call on a connection that closed under it.
+BROKER_ERRORS = (AMQPError, ChannelInvalidStateError, OSError, TimeoutError, RuntimeError)
 
 
 class _Listener:

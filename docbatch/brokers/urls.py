@@ -11,6 +11,7 @@ default 10).
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -44,9 +45,14 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+# scheme://user:password@ anywhere in a string (also `--executor=amqp://u:p@h/`).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]*@")
+
+
 def without_passwords(words: list[str]) -> list[str]:
-    """A command line (or any list of strings) with the password of every URL in it masked."""
-    return [redacted(word) if "://" in word and "@" in word else word for word in words]
+    """A command line (or any list of strings) with the password of every URL in it masked, wherever
+    the URL stands in a word."""
+    return [_USERINFO.sub(r"\1:***@", word) for word in words]
 
 
 def settings_of(url: str, base: TransportSettings | None = None) -> TransportSettings:
@@ -65,10 +71,10 @@ def settings_of(url: str, base: TransportSettings | None = None) -> TransportSet
             except ValueError:
                 seconds = 0.0
             if not 1 <= seconds <= 43200:
-                raise ConfigError(f"{redacted(url)}: visibility must be seconds from 1 to 43200, not {value!r}")
+                raise ConfigError(f"{redacted(url)!r}: visibility must be seconds from 1 to 43200, not {value!r}")
             settings = replace(settings, visibility_timeout_s=seconds)
         else:
-            raise ConfigError(f"{redacted(url)}: unknown setting {key!r} (known: queue, visibility)")
+            raise ConfigError(f"{redacted(url)!r}: unknown setting {key!r} (known: queue, visibility)")
     return settings
 
 

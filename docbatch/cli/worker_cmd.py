@@ -1,8 +1,9 @@
 """`docbatch worker URL`: serve batches from a broker until SIGTERM (drain) or a second signal (kill).
 
 Exit codes: 0 drained and stopped; 2 a malformed URL, a missing client extra, or a broker that
-cannot be reached at start (one line naming the broker and why); 5 the broker lost for good mid-run;
-130 a second signal (running jobs killed; the broker delivers what this worker held again).
+cannot be reached at start (one line naming the broker and why); 130 a second signal (running jobs
+killed; the broker delivers what this worker held again). A broker lost once serving is waited for:
+the worker reconnects every 2 s (5 is kept for a broker lost in a way it cannot recover from).
 """
 
 from __future__ import annotations

@@ -151,6 +151,8 @@ class BrokerExecutor:
         handover = _Handover(message.handover, specs, message.timeout_s, asyncio.get_running_loop().create_future())
         self._handovers[handover.identity] = handover
         try:
+            if self._stopping:  # the stop came while this hand-over was being prepared: not published
+                return [_not_started(spec) for spec in specs]
             try:
                 await self._transport.publish(body, max(spec.priority for spec in specs))
             except BrokerUnavailable as error:
@@ -295,18 +297,23 @@ class BrokerExecutor:
         }
 
     async def close(self, *, cancel: bool = False) -> None:
+        self._stopping = True
+        for handover in list(self._handovers.values()):  # nothing more will come: unfinished jobs stay pending
+            if not handover.done.done():
+                handover.done.set_result(None)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        # Each step bounded: a broker that stopped answering must not keep the run from ending.
         with contextlib.suppress(Exception):
             self._broker_stats = await asyncio.wait_for(self._transport.stats(), 10)  # the report's last figures
         with contextlib.suppress(Exception):
-            await self._transport.close_session(self.session)  # its messages still queued are dropped
+            await asyncio.wait_for(self._transport.close_session(self.session), 10)  # queued messages are dropped
         with contextlib.suppress(Exception):
-            await self._transport.close()
+            await asyncio.wait_for(self._transport.close(), 10)
 
 
 def _not_started(spec: JobSpec) -> JobResult:

@@ -107,6 +107,8 @@ class BrokerWorker:
         self._draining = asyncio.Event()
         self._serial = itertools.count()
         self._stderr_folder = new_capture_folder()
+        self._generation = 0  # connections made: a slot that lost the broker reconnects only once
+        self._reconnecting = asyncio.Lock()
 
     def info(self) -> WorkerInfo:
         busy = sum(1 for slot in self._slots if slot.delivery is not None)
@@ -153,18 +155,36 @@ class BrokerWorker:
 
     async def _run_slot(self, slot: _Slot) -> None:
         while not self._draining.is_set():
+            generation = self._generation
             try:
                 delivery = await self.transport.receive(1.0)
+                if delivery is None:
+                    continue
+                if self._draining.is_set():  # taken just as the drain began: give it straight back
+                    await self._hand_back(delivery, None, [])
+                    return
+                await self._take(slot, delivery)
             except BrokerUnavailable as error:
-                _log.warning("worker: broker unreachable (%s); trying again in 2 s", error)
+                # What this slot held comes back to the queue by the broker's own redelivery.
+                await self._reconnect(generation, error)
+
+    async def _reconnect(self, generation: int, error: BrokerUnavailable) -> None:
+        """Connect again (once for all slots) every 2 s until the broker answers or the worker drains."""
+        async with self._reconnecting:
+            if generation != self._generation:
+                return  # another slot already reconnected
+            _log.warning("worker: lost the broker (%s); reconnecting every 2 s", error)
+            while not self._draining.is_set():
                 await asyncio.sleep(2.0)
-                continue
-            if delivery is None:
-                continue
-            if self._draining.is_set():  # taken just as the drain began: give it straight back
-                await self._hand_back(delivery, None, [])
-                return
-            await self._take(slot, delivery)
+                with contextlib.suppress(Exception):
+                    await self.transport.close()
+                try:
+                    await self.transport.connect()
+                except BrokerUnavailable:
+                    continue
+                _log.warning("worker: reconnected to %s", self.transport.name)
+                break
+            self._generation += 1
 
     async def _take(self, slot: _Slot, delivery: Delivery) -> None:
         try:
@@ -246,7 +266,11 @@ class BrokerWorker:
         message = "this worker does not run --exec commands (start it with --allow-exec)"
         return {
             index: JobResult(
-                source_id=spec.source_id, state=JobState.DEAD, error_kind=ErrorKind.PROCESSOR, message=message
+                # Failed, not dead: another worker may allow it, and `retry-failed` runs it once one does.
+                source_id=spec.source_id,
+                state=JobState.FAILED,
+                error_kind=ErrorKind.INTERNAL,
+                message=message,
             )
             for index, spec in enumerate(specs)
             if spec.exec_template

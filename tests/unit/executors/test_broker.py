@@ -234,13 +234,18 @@ async def test_exec_jobs_run_only_on_workers_that_allow_them(
     tmp_path: Path, make_config: Callable[..., RunConfig], broker_url: str, workers: Callable[..., ThreadWorker]
 ) -> None:
     docs = write_texts(tmp_path / "docs", "a.txt")
-    config = make_config(docs, executor=broker_url, exec_template="cat {in}")
-    workers(broker_url, 1)
+    config = make_config(docs, executor=broker_url, exec_template="cat {in}", retries=0)
+    refusing = workers(broker_url, 1)
     outcome = await run_to_end(config)
     assert outcome.exit_code == 1
     (row,) = _rows(config)
-    assert row.state == "dead"
+    assert (row.state, row.error_kind) == ("failed", "internal")  # not dead: a worker that allows it may come
     assert "--allow-exec" in (row.message or "")
+    refusing.stop()
+    workers(broker_url, 1, allow_exec=True)
+    again = await run_to_end(config)
+    assert again.exit_code == 0
+    assert [row.state for row in _rows(config)] == ["succeeded"]
 
 
 async def test_a_draining_worker_hands_back_the_jobs_it_has_not_started(
@@ -259,3 +264,24 @@ async def test_a_draining_worker_hands_back_the_jobs_it_has_not_started(
     assert outcome.exit_code == 0
     assert outcome.report.counts.succeeded == 4
     assert [row.attempts for row in _rows(config)] == [1, 1, 1, 1]
+
+
+async def test_a_worker_rides_out_a_broker_outage_and_serves_the_next_run(
+    tmp_path: Path, make_config: Callable[..., RunConfig], broker_url: str, workers: Callable[..., ThreadWorker]
+) -> None:
+    from docbatch.brokers.memory import take_down
+
+    name = broker_url.removeprefix("memory://").split("?")[0]
+    worker = workers(broker_url, 1)
+    docs = write_texts(tmp_path / "docs", "slow1.txt")
+    config = make_config(docs, executor=broker_url, processor_override="tests.helpers.processors:misbehave")
+    run = asyncio.create_task(run_to_end(config))
+    await asyncio.sleep(1.0)  # the worker is inside the 1.5 s job
+    take_down(name, "q")  # its results cannot be sent: it used to die of that
+    outcome = await asyncio.wait_for(run, 60)
+    assert outcome.exit_code == 4  # the coordinator lost the broker too: interrupted, resumable
+    await asyncio.sleep(1.0)
+    take_down(name, "q", down=False)
+    again = await asyncio.wait_for(run_to_end(config), 60)  # served by the same worker, reconnected
+    assert again.exit_code == 0
+    assert worker.handle is not None and worker.handle.worker.info().done >= 1
