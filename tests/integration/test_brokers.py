@@ -255,6 +255,11 @@ def test_a_run_whose_broker_cannot_be_reached_ends_before_anything_runs(tmp_path
     assert done.returncode == 5, done.stderr
     assert "secret" not in done.stderr
     assert "127.0.0.1" in done.stderr.strip().splitlines()[-1]
+    joined = run_cli("run", "docs", f"--executor={url}", "--log-file", "run.log", cwd=tmp_path, timeout=60)
+    assert joined.returncode == 5
+    assert "secret" not in joined.stderr + (tmp_path / "run.log").read_text()  # the start line masks it too
+    status = run_cli("status", "--json", cwd=tmp_path)
+    assert "secret" not in status.stdout
     malformed = run_cli("run", "docs", "--executor", "amqp://guest:secret@rabbit:99999/", cwd=tmp_path)
     assert malformed.returncode == 2
     assert malformed.stderr.count("\n") == 1 and "secret" not in malformed.stderr
