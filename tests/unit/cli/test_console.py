@@ -1,4 +1,5 @@
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -74,7 +75,9 @@ def test_the_header_fits_80_columns_with_every_figure_whole() -> None:
     assert max(len(line) for line in lines) <= 80
     # Nothing squeezed or wrapped: the bar keeps its width beside the counts, the rates read as one line.
     assert lines[0].index("123456/1234567  failed 1234") >= 30
-    assert lines[1].startswith("34.3 docs/s  12.35 MB/s  elapsed 1:00:00  eta ")
+    # The rates divide by the time elapsed when the frame is drawn, a moment after the hour set above:
+    # on a loaded machine 12.35 MB/s reads 12.34 (this failed CI once), so the last digit is free.
+    assert re.match(r"34\.3 docs/s  12\.3\d MB/s  elapsed 1:00:0\d  eta \S", lines[1]), lines[1]
 
 
 def test_rates_count_the_documents_processed_not_the_skipped_ones_and_eta_the_bytes_left() -> None:
