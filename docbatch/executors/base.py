@@ -154,3 +154,9 @@ def with_absolute_paths(specs: list[JobSpec]) -> list[JobSpec]:
         else spec.model_copy(update={"path": os.path.normpath(os.path.join(here, spec.path))})
         for spec in specs
     ]
+
+
+def not_started(source_id: str) -> JobResult:
+    """The result of a job handed over but never started (the run or the worker stopped admitting):
+    ``pending``, no attempt used."""
+    return JobResult(source_id=source_id, state=JobState.PENDING, message="not started")

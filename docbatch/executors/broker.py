@@ -33,7 +33,7 @@ from docbatch.brokers.messages import MessageError, Reassembler, Reply, WorkerIn
 from docbatch.brokers.transport import BrokerStats, Transport
 from docbatch.brokers.urls import open_transport, redacted
 from docbatch.errors import BrokerUnavailable, ConfigError, ExecutorLost
-from docbatch.executors.base import JobControl, OutputTarget, StageListener, with_absolute_paths
+from docbatch.executors.base import JobControl, OutputTarget, StageListener, not_started, with_absolute_paths
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 MAX_DELIVERIES = 3
@@ -121,7 +121,7 @@ class BrokerExecutor:
         if self._lost is not None:
             raise ExecutorLost(self._lost)
         if self._stopping:
-            return [_not_started(spec) for spec in specs]
+            return [not_started(spec.source_id) for spec in specs]
         bodies = self._messages_for(with_absolute_paths(specs), timeout_s, output.format)
         parts = await asyncio.gather(*(self._hand_over(message, body) for message, body in bodies))
         return [result for part in parts for result in part]
@@ -152,7 +152,7 @@ class BrokerExecutor:
         self._handovers[handover.identity] = handover
         try:
             if self._stopping:  # the stop came while this hand-over was being prepared: not published
-                return [_not_started(spec) for spec in specs]
+                return [not_started(spec.source_id) for spec in specs]
             try:
                 await self._transport.publish(body, max(spec.priority for spec in specs))
             except BrokerUnavailable as error:
@@ -163,7 +163,7 @@ class BrokerExecutor:
             await handover.done
             if self._lost is not None and len(handover.results) < len(specs):
                 raise ExecutorLost(self._lost)
-            return [handover.results.get(index) or _not_started(spec) for index, spec in enumerate(specs)]
+            return [handover.results.get(index) or not_started(spec.source_id) for index, spec in enumerate(specs)]
         finally:
             self._handovers.pop(handover.identity, None)
 
@@ -314,7 +314,3 @@ class BrokerExecutor:
             await asyncio.wait_for(self._transport.close_session(self.session), 10)  # queued messages are dropped
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._transport.close(), 10)
-
-
-def _not_started(spec: JobSpec) -> JobResult:
-    return JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started")

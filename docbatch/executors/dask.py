@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from docbatch.errors import ConfigError, ExecutorLost
-from docbatch.executors.base import JobControl, OutputTarget, StageListener, with_absolute_paths
+from docbatch.executors.base import JobControl, OutputTarget, StageListener, not_started, with_absolute_paths
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
 CONNECT_TIMEOUT_S = 30
@@ -127,9 +127,7 @@ class DaskExecutor:
         from docbatch.executors.dask_worker import run_on_dask_worker
 
         if self._stopping:  # the run is stopping: this batch is not submitted, its jobs stay to do
-            return [
-                JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started") for spec in specs
-            ]
+            return [not_started(spec.source_id) for spec in specs]
         if self._client is None:
             raise RuntimeError("DaskExecutor.run_batch called before start()")
         # The coordinator writes the outputs; the format still tells the workers whether Markdown is needed.

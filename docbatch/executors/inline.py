@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from docbatch.executors.base import JobControl, OutputTarget, StageListener
+from docbatch.executors.base import JobControl, OutputTarget, StageListener, not_started
 from docbatch.executors.job import run_jobs
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState
 
@@ -43,7 +43,7 @@ class InlineExecutor:
         results = []
         for spec in specs:
             if self._stopping:
-                results.append(JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started"))
+                results.append(not_started(spec.source_id))
                 continue
             if self.stage_listener is not None:
                 self.stage_listener(spec.source_id, "read")

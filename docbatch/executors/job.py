@@ -18,6 +18,7 @@ from pathlib import Path
 
 from docbatch.config import OutputFormat
 from docbatch.errors import DocumentError, UnsupportedDocument
+from docbatch.executors.base import not_started
 from docbatch.executors.failures import describe_exception, without_paths
 from docbatch.executors.worker_stderr import take_job_stderr
 from docbatch.models import ErrorKind, JobBatch, JobResult, JobSpec, JobState, StageTimes
@@ -68,7 +69,7 @@ def run_jobs(
         if environment_failed or (stop_requested is not None and stop_requested()):
             # The run is stopping, or this batch just found the disk full: a job not started yet stays
             # pending (resumable, no attempt used).
-            yield JobResult(source_id=spec.source_id, state=JobState.PENDING, message="not started")
+            yield not_started(spec.source_id)
             continue
         stage_of_this_job = None
         if announce is not None and batch.announce_stages:

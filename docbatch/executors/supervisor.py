@@ -48,7 +48,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from docbatch.executors.base import RunningJob, StageListener
+from docbatch.executors.base import RunningJob, StageListener, not_started
 from docbatch.executors.child import READY as _READY
 from docbatch.executors.child import STAGE as _STAGE
 from docbatch.executors.child import STOP as _STOP
@@ -254,7 +254,7 @@ class JobSupervisor:
         while len(results) < len(batch.specs):
             first = len(results)
             if self._stopping or self._closed or (results and not wanted()):
-                settle([_not_started(spec.source_id) for spec in batch.specs[first:]])
+                settle([not_started(spec.source_id) for spec in batch.specs[first:]])
                 break
             problem = self.start()
             if problem is not None or self._child is None:
@@ -386,7 +386,3 @@ class JobSupervisor:
 
 def _failure(source_id: str, kind: ErrorKind, message: str, state: JobState = JobState.FAILED) -> JobResult:
     return JobResult(source_id=source_id, state=state, error_kind=kind, message=message)
-
-
-def _not_started(source_id: str) -> JobResult:
-    return JobResult(source_id=source_id, state=JobState.PENDING, message="not started")
