@@ -99,17 +99,19 @@ def start_run(
     executor: Executor | None = None,
     progress: RunProgress | None = None,
     ledger_store: LedgerStore | None = None,
+    run_id: str | None = None,
 ) -> RunHandle:
     """Start the run ``config`` describes and return its handle at once (call inside a running event
     loop; RuntimeError otherwise). ``executor`` overrides the one ``config.executor`` names;
     ``progress`` is the tally to fill (a new one by default); ``ledger_store`` keeps the ledger
-    somewhere else than SQLite in the state folder (checkpoint/memory.py for fast tests)."""
+    somewhere else than SQLite in the state folder (checkpoint/memory.py for fast tests); ``run_id``
+    is the id of a run queued earlier in the ledger (see SqliteLedger.queue_run), a new one by default."""
     from docbatch.engine.stopping import StopController
 
     asyncio.get_running_loop()  # RuntimeError now, not a never-awaited task later
     tally = progress if progress is not None else RunProgress()
     stopper = StopController(config.grace_s, running_count=lambda: len(tally.running_jobs()))
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     running = _execute(config, run_id, stopper, executor, tally, ledger_store)
     task = asyncio.create_task(running, name=f"run-{run_id}")
     return RunHandle(run_id, tally, stopper, task)

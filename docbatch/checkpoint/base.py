@@ -14,6 +14,11 @@ from typing import Protocol
 from docbatch.models import JobState
 
 
+# The source_id of a run's own events (queued, running, finished, stop_requested, ...) in the events
+# table: no document has an empty id, so document queries never see them.
+RUN_EVENT_SOURCE = ""
+
+
 @dataclass(slots=True)
 class LedgerEvent:
     """One state change of one document in one run (appended, never rewritten)."""

@@ -122,7 +122,7 @@ def latest_run(reader: LedgerReader) -> RunRow | None:
 
 def run_started_work(reader: LedgerReader, row: RunRow) -> bool:
     """True when the run is live or recorded a document's state change (see :func:`latest_run`)."""
-    if reader.query("SELECT 1 FROM events WHERE run_id = ? LIMIT 1", (row.run_id,)):
+    if reader.query("SELECT 1 FROM events WHERE run_id = ? AND source_id != '' LIMIT 1", (row.run_id,)):
         return True
     if row.status == "running":
         return _coordinator_may_live(row)

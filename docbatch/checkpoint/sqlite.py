@@ -12,7 +12,7 @@ from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 
-from docbatch.checkpoint.base import LedgerEvent, RunRecord
+from docbatch.checkpoint.base import RUN_EVENT_SOURCE, LedgerEvent, RunRecord
 from docbatch.errors import LedgerUnusable
 from docbatch.models import JobState
 from docbatch.outputs.paths import output_key
@@ -90,6 +90,17 @@ _INSERT_EVENT = """
 INSERT INTO events
     (run_id, source_id, state, attempt, at, pid, host, error_kind, message, duration_s, details)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_RUN_COLUMNS = "run_id, started_at, pid, host, command, config, output_dir, executor, parent_run_id, status"
+_QUEUE_RUN = f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')"
+# A queued run's row (see queue_run) is taken over when it starts.
+_BEGIN_RUN = f"""
+INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')
+ON CONFLICT (run_id) DO UPDATE SET
+    started_at = excluded.started_at, pid = excluded.pid, host = excluded.host, command = excluded.command,
+    config = excluded.config, output_dir = excluded.output_dir, executor = excluded.executor,
+    parent_run_id = excluded.parent_run_id, status = 'running', finished_at = NULL, exit_code = NULL
 """
 
 # A document row is created when a run first touches it; later events update only what they know.
@@ -177,22 +188,29 @@ class SqliteLedger:
         return _Transaction(self._connection, self._lock, self.path)
 
     def begin_run(self, run: RunRecord) -> None:
+        """Record that a run started: a new row, or the row `queue_run` left, now running."""
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO runs (run_id, started_at, pid, host, command, config, output_dir, executor, "
-                "parent_run_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
-                (
-                    run.run_id,
-                    run.started_at,
-                    run.pid,
-                    run.host,
-                    run.command,
-                    run.config_json,
-                    _absolute(run.output_dir),
-                    run.executor,
-                    run.parent_run_id,
-                ),
-            )
+            db.execute(_BEGIN_RUN, _run_values(run))
+            _run_event(db, run.run_id, "running", run.started_at)
+
+    def queue_run(self, run: RunRecord) -> None:
+        """Record a run accepted but not started (`docbatch serve` runs one at a time): status
+        'queued' since ``run.started_at`` (the time it was accepted), no pid; `begin_run` of the same
+        id later takes the row over, so a queued run outlives a restart of the server."""
+        with self._transaction() as db:
+            run_id, started_at, _pid, *rest = _run_values(run)  # no process runs it yet
+            db.execute(_QUEUE_RUN, (run_id, started_at, None, *rest))
+            _run_event(db, run.run_id, "queued", run.started_at)
+
+    def mark_run(self, run_id: str, state: str, at: float, *, message: str | None = None, ends: bool = False) -> None:
+        """Append a run event ``state`` (`stop_requested`, `expired`, ...) to the event sequence; with
+        ``ends`` the run's status becomes ``state`` too (a queued run cancelled before it started)."""
+        with self._transaction() as db:
+            if ends:
+                db.execute(
+                    "UPDATE runs SET status = ?, finished_at = ?, exit_code = 4 WHERE run_id = ?", (state, at, run_id)
+                )
+            _run_event(db, run_id, state, at, message)
 
     def apply(self, events: list[LedgerEvent]) -> None:
         if not events:
@@ -235,6 +253,7 @@ class SqliteLedger:
                 "WHERE run_id = ?",
                 (status, finished_at, exit_code, _absolute(report_path), counts_json, run_id),
             )
+            _run_event(db, run_id, status, finished_at, details=f'{{"exit_code": {int(exit_code)}}}')
 
     def heartbeat(self, run_id: str, at: float, counts_json: str) -> None:
         """Publish a live run's counters for `docbatch status` (readers never query the hot tables)."""
@@ -385,3 +404,16 @@ def _is_environmental(error: BaseException) -> bool:
 def _absolute(path: str | None) -> str | None:
     """Paths are recorded absolute: the ledger is read by commands run from other folders."""
     return os.path.abspath(path) if path else path
+
+
+def _run_values(run: RunRecord) -> tuple[object, ...]:
+    values = (run.run_id, run.started_at, run.pid, run.host, run.command, run.config_json)
+    return (*values, _absolute(run.output_dir), run.executor, run.parent_run_id)
+
+
+def _run_event(
+    db: sqlite3.Connection, run_id: str, state: str, at: float, message: str | None = None, details: str | None = None
+) -> None:
+    """A run's change in the same sequence as its documents' (source_id RUN_EVENT_SOURCE), so that a
+    follower of the event sequence sees both in order and resumes from one id."""
+    db.execute(_INSERT_EVENT, (run_id, RUN_EVENT_SOURCE, state, 0, at, None, None, None, message, None, details))

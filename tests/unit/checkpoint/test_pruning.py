@@ -37,7 +37,7 @@ def test_a_retry_of_a_retry_keeps_both_parents_and_nothing_else(tmp_path: Path) 
         assert [row.run_id for row in plan.drop] == ["a"]
     finally:
         reader.close()
-    assert ledger.prune(100.0, keep=plan.keep) == (1, 1)
+    assert ledger.prune(100.0, keep=plan.keep) == (1, 3)  # its document event and its two run events
     assert [row[0] for row in ledger.query("SELECT run_id FROM runs ORDER BY started_at")] == [
         "b", "b-retry", "b-retry-retry", "c", "d"
     ]  # fmt: skip
