@@ -1,0 +1,56 @@
+"""What `docbatch serve` was started with, parsed once (ServerSettings) and shared by every route."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+DEFAULT_KEEP_S = 7 * 24 * 3600.0
+DEFAULT_MAX_UPLOAD_BYTES = 100 * 1000 * 1000
+
+
+class ServerSettings(BaseModel):
+    """The server's configuration. Paths are absolute and resolved (symlinks followed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    state_dir: Path  # the ledger, and the server-managed uploads and outputs under it
+    roots: tuple[Path, ...] = ()  # server-side paths a request may name must lie under one of these
+    concurrency: int = 2  # -j of every run the server starts
+    executor: str = "local"
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # per uploaded file
+    keep_s: float = DEFAULT_KEEP_S  # finished runs' uploads and outputs expire after this
+    token: SecretStr | None = None  # DOCBATCH_API_TOKEN
+    memory_floor_bytes: int = 0  # /readyz says 503 below this much available memory (0: 5 % of the machine)
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.state_dir / "serve" / "uploads"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.state_dir / "serve" / "outputs"
+
+    @property
+    def loopback_only(self) -> bool:
+        return is_loopback(self.host)
+
+    @property
+    def needs_token(self) -> bool:
+        """A token is asked for whenever one is set, and must be set to listen beyond loopback."""
+        return self.token is not None
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1); False for anything else,
+    including the wildcard addresses 0.0.0.0 and ::."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
