@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install the brokers the integration tests start on 127.0.0.1 (tests/helpers/brokers.py): redis-server
 # and rabbitmq-server from Debian's packages. The SQS stand-in (moto's server) comes with `uv sync`.
+# It also installs chromium, the headless browser the dashboard and HTML report tests open pages in
+# (tests/helpers/browser.py, tests/integration/test_dashboard.py).
 # The packages' own services are not started: each test session starts its own servers on free ports.
-# Without root or apt the tests of a missing broker are skipped, each saying why.
+# Without root or apt the tests of a missing broker (or browser) are skipped, each saying why.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
