@@ -2,7 +2,7 @@
 // It reads the public API (/v1/stats, /v1/runs, /v1/runs/ID, /v1/runs/ID/documents) once, then follows
 // /v1/events (Server-Sent Events): every event updates what it can in place at once and marks its run
 // for a refresh from the API, at most twice a second. Every text from the server goes through
-// textContent, never innerHTML: document names and error messages are data, not markup.
+// textContent and text nodes, never parsed as HTML: document names and error messages are data.
 "use strict";
 
 (() => {
