@@ -202,13 +202,24 @@ class SqliteLedger:
             db.execute(_QUEUE_RUN, (run_id, started_at, None, *rest))
             _run_event(db, run.run_id, "queued", run.started_at)
 
-    def mark_run(self, run_id: str, state: str, at: float, *, message: str | None = None, ends: bool = False) -> None:
+    def mark_run(
+        self,
+        run_id: str,
+        state: str,
+        at: float,
+        *,
+        message: str | None = None,
+        ends: bool = False,
+        exit_code: int | None = None,
+    ) -> None:
         """Append a run event ``state`` (`stop_requested`, `expired`, ...) to the event sequence; with
-        ``ends`` the run's status becomes ``state`` too (a queued run cancelled before it started)."""
+        ``ends``, a run still queued ends with status ``state`` and ``exit_code`` (cancelled before it
+        started, or it could not start)."""
         with self._transaction() as db:
             if ends:
                 db.execute(
-                    "UPDATE runs SET status = ?, finished_at = ?, exit_code = 4 WHERE run_id = ?", (state, at, run_id)
+                    "UPDATE runs SET status = ?, finished_at = ?, exit_code = ? WHERE run_id = ? AND status = 'queued'",
+                    (state, at, exit_code, run_id),
                 )
             _run_event(db, run_id, state, at, message)
 
