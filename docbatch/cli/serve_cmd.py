@@ -11,8 +11,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import typer
 from pydantic import SecretStr
@@ -165,8 +168,39 @@ def _run_server(settings: object) -> None:
     bound_host, bound_port = listener.getsockname()[:2]
     where = f"[{bound_host}]" if family == socket.AF_INET6 else bound_host
     _log.info("serve: listening on http://%s:%d (state %s)", where, bound_port, settings.state_dir)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings), log_config=None, access_log=False, timeout_graceful_shutdown=5, lifespan="on",
+        app, log_config=None, access_log=False, timeout_graceful_shutdown=5, lifespan="on",
         ws="websockets-sansio", http="h11",
     )  # fmt: skip
-    uvicorn.Server(config).run(sockets=[listener])
+    server = _server_class()(config)
+    server.on_second_signal = lambda: app.state.manager.cancel_soon()
+    server.run(sockets=[listener])
+    if server.signals > 1:
+        raise typer.Exit(int(ExitCode.CANCELLED))
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, with docbatch's signals: the first SIGTERM/SIGINT stops taking requests
+        and drains the run going on (resumed by the next start), a second cancels its jobs (exit
+        130). Unlike uvicorn's own handling, the signal is not raised again once stopped, so a
+        drained stop exits 0 as systemd expects."""
+
+        signals = 0
+        on_second_signal: Callable[[], None] = staticmethod(lambda: None)
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.signals += 1
+            name = signal.Signals(sig).name
+            if self.signals == 1:
+                _log.warning("serve: %s received: stopping; the run going on drains (again: cancel it)", name)
+                self.should_exit = True
+            else:
+                _log.warning("serve: %s received again: cancelling the running jobs", name)
+                self.force_exit = True
+                self.on_second_signal()
+
+    return Server

@@ -79,11 +79,16 @@ class RunManager:
         self._background: set[asyncio.Task[object]] = set()
         self._open_uploads: dict[object, QueuedRun] = {}
         self._upload_lock = asyncio.Lock()
-        self.failed: BaseException | None = None  # what ended the loop, for /readyz
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def ready(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done() and self._ledger is not None
+
+    def cancel_soon(self) -> None:
+        """Cancel the run going on from a signal handler (thread-safe): its jobs end `cancelled`."""
+        if self._event_loop is not None and self.current is not None:
+            self._event_loop.call_soon_threadsafe(self.current[1].cancel)
 
     async def start(self) -> None:
         """Open the ledger (created when missing), find the queued and interrupted server runs, and
@@ -91,6 +96,7 @@ class RunManager:
         from docbatch.checkpoint.sqlite import SqliteLedger
         from docbatch.server.recovery import recover
 
+        self._event_loop = asyncio.get_running_loop()
         self._ledger = await asyncio.to_thread(SqliteLedger.open, self.settings.state_dir)
         for queued in await recover(self):
             self._enqueue(queued)
