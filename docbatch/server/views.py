@@ -93,9 +93,11 @@ def run_view(reader: LedgerReader, row: RunRow) -> RunView:
 
 
 def list_run_views(reader: LedgerReader, limit: int, before: str | None) -> RunPage:
-    """Runs newest first (by id: ids sort by their start time), ``limit`` of them after ``before``."""
+    """Runs, the most recently accepted first (the runs table's insertion order, which a queued run
+    keeps when it starts), ``limit`` of them after the run ``before``."""
     rows = reader.query(
-        f"SELECT {RUN_COLUMNS} FROM runs WHERE ? IS NULL OR run_id < ? ORDER BY run_id DESC LIMIT ?",
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE ? IS NULL OR rowid < (SELECT rowid FROM runs WHERE run_id = ?) "
+        "ORDER BY rowid DESC LIMIT ?",
         (before, before, limit + 1),
     )
     runs = [RunRow(*row) for row in rows[:limit]]  # type: ignore[arg-type]
