@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, ConfigDict
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -33,6 +34,7 @@ from docbatch.server.auth import require_token, websocket_allowed
 POLL_S = 0.15  # how often the hub looks at the sequence's end
 PAGE = 500  # events one subscriber reads at a time (its whole memory)
 PING_S = 15  # an SSE comment line this often keeps proxies from closing an idle stream
+SSE_GRACE_S = 2.0  # how long sse-starlette lets a stream end by itself when the server exits
 
 _log = logging.getLogger("docbatch")
 T = TypeVar("T")
@@ -194,9 +196,11 @@ class EventHub:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        if self._executor is not None:
-            await self._call(self._close)  # after every read already queued, in the same thread
-            self._executor.shutdown(wait=True)
+        executor, self._executor = self._executor, None
+        if executor is not None:  # no read starts any more: followers look at `_stopped` first
+            closed = executor.submit(self._close)  # after the reads already queued, in the same thread
+            executor.shutdown(wait=False)  # its thread ends once the queue is done
+            await asyncio.wrap_future(closed)
 
     async def follow(self, after: int, run_id: str | None = None) -> AsyncGenerator[EventMessage, None]:
         """Every event with an id above ``after`` (of run ``run_id`` when given), in id order, each
@@ -298,13 +302,30 @@ async def sse_events(
     hub = _hub(request.app)
     start = last_event_id if last_event_id is not None else after
     events = hub.follow(hub.last_id if start is None else start, run)
-    return EventSourceResponse(_sse(events), ping=PING_S)
+    # uvicorn runs the lifespan's shutdown (hub.stop) only once every connection has closed; sse-starlette
+    # sees the server's exit before that (its signal) and sets `exiting`: the hub stops then, so that
+    # every stream ends with its last chunk instead of being cut.
+    exiting = anyio.Event()
+    return EventSourceResponse(
+        _sse(hub, events, exiting), ping=PING_S, shutdown_event=exiting, shutdown_grace_period=SSE_GRACE_S
+    )
 
 
-async def _sse(events: AsyncGenerator[EventMessage, None]) -> AsyncIterator[ServerSentEvent]:
-    async with contextlib.aclosing(events):
-        async for event in events:
-            yield ServerSentEvent(data=event.model_dump_json(), id=str(event.id))
+async def _sse(
+    hub: EventHub, events: AsyncGenerator[EventMessage, None], exiting: anyio.Event
+) -> AsyncIterator[ServerSentEvent]:
+    watcher = asyncio.create_task(_stop_on(exiting, hub))
+    try:
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield ServerSentEvent(data=event.model_dump_json(), id=str(event.id))
+    finally:
+        watcher.cancel()
+
+
+async def _stop_on(exiting: anyio.Event, hub: EventHub) -> None:
+    await exiting.wait()
+    await hub.stop()
 
 
 async def websocket_events(websocket: WebSocket, after: After = None, run: Run = None) -> None:
