@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, ConfigDict
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.datastructures import State
 
 from docbatch.checkpoint.base import RUN_EVENT_SOURCE
 from docbatch.checkpoint.sqlite import LEDGER_FILE
@@ -62,7 +61,9 @@ class EventMessage(BaseModel):
     exit_code: int | None
 
 
-_COLUMNS = "id, run_id, source_id, state, attempt, at, error_kind, message, details"
+# Named as EventMessage's fields; `document_id` and `details` are made over by _message.
+_COLUMNS = "id, run_id, source_id AS document_id, state, attempt, at, error_kind, message, details"
+_FIELDS = ("id", "run_id", "document_id", "state", "attempt", "at", "error_kind", "message", "details")
 
 
 def open_ledger(state_dir: Path) -> sqlite3.Connection | None:
@@ -87,62 +88,48 @@ def read_events(
         connection = open_ledger(source)
         if connection is None:
             return []
-        try:
+        with contextlib.closing(connection):
             return read_events(connection, after, limit, run_id, upto=upto)
-        finally:
-            connection.close()
     sql = f"SELECT {_COLUMNS} FROM events WHERE id > ?"
-    parameters: list[object] = [after]
+    parameters: tuple[object, ...] = (after,)
     if upto is not None:
-        sql += " AND id <= ?"
-        parameters.append(upto)
+        sql, parameters = f"{sql} AND id <= ?", (*parameters, upto)
     if run_id is not None:
-        # `+run_id`: walk the ids from the cursor (a follower is near the end) rather than sort
-        # the whole run's events from the (run_id, state) index on every page.
-        sql += " AND +run_id = ?"
-        parameters.append(run_id)
-    try:
-        rows = source.execute(f"{sql} ORDER BY id LIMIT ?", (*parameters, limit)).fetchall()
-    except sqlite3.OperationalError as error:
-        if "no such table" in str(error):
-            return []
-        raise
-    return [_message(*row) for row in rows]
+        # `+run_id`: walk the ids from the cursor (a follower is near the end), not the (run_id, state)
+        # index, which would sort every event of the run for every page.
+        sql, parameters = f"{sql} AND +run_id = ?", (*parameters, run_id)
+    return [_message(row) for row in _rows(source, f"{sql} ORDER BY id LIMIT ?", *parameters, limit)]
 
 
 def last_event_id(connection: sqlite3.Connection) -> int:
     """The sequence's end: the largest event id, 0 for none (or no events table yet)."""
+    found = _rows(connection, "SELECT max(id) FROM events")
+    return found[0][0] if found and isinstance(found[0][0], int) else 0
+
+
+def _rows(connection: sqlite3.Connection, sql: str, *parameters: object) -> list[tuple[object, ...]]:
     try:
-        found = connection.execute("SELECT max(id) FROM events").fetchone()[0]
+        return connection.execute(sql, parameters).fetchall()
     except sqlite3.OperationalError as error:
-        if "no such table" in str(error):
-            return 0
+        if "no such table" in str(error):  # a ledger being created
+            return []
         raise
-    return int(found or 0)
 
 
-def _message(
-    id_: int, run_id: str, source_id: str, state: str, attempt: int, at: float, kind: str | None, message: str | None,
-    details: str | None,
-) -> EventMessage:  # fmt: skip
-    is_run = source_id == RUN_EVENT_SOURCE
-    return EventMessage(
-        id=id_,
-        type="run" if is_run else "document",
-        run_id=run_id,
-        document_id=None if is_run else source_id,
-        state=state,
-        attempt=attempt,
-        at=at,
-        error_kind=kind,
-        message=message,
-        exit_code=_exit_code(details) if is_run else None,
-    )
+def _message(row: tuple[object, ...]) -> EventMessage:
+    fields = dict(zip(_FIELDS, row, strict=True))
+    details = fields.pop("details")
+    is_run = fields["document_id"] == RUN_EVENT_SOURCE
+    fields["type"] = "run" if is_run else "document"
+    fields["exit_code"] = _exit_code(details) if is_run else None
+    if is_run:
+        fields["document_id"] = None
+    return EventMessage.model_validate(fields)
 
 
-def _exit_code(details: str | None) -> int | None:
+def _exit_code(details: object) -> int | None:
     """The exit code a run's end carries in its details (``{"exit_code": N}``)."""
-    if not details:
+    if not isinstance(details, str):
         return None
     try:
         value = json.loads(details).get("exit_code")
@@ -175,10 +162,6 @@ class EventHub:
         """The largest event id seen (0 before the first event): where a new follower starts."""
         return self._last_id
 
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
     async def start(self) -> None:
         """Read where the sequence ends, then poll it in the background."""
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="docbatch-events")
@@ -187,15 +170,14 @@ class EventHub:
         self._poller = asyncio.create_task(self._poll(), name="docbatch-events")
 
     async def stop(self) -> None:
-        """End every follower's stream and the poller; release the connection."""
-        if self._stopped:
-            return
+        """End every follower's stream and the poller; release the connection. Cancelled midway
+        (by a stream that ended meanwhile), a later call finishes the job."""
         self._stopped = True
         self._wake()
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            await asyncio.wait([poller])
         executor, self._executor = self._executor, None
         if executor is not None:  # no read starts any more: followers look at `_stopped` first
             closed = executor.submit(self._close)  # after the reads already queued, in the same thread
@@ -222,7 +204,7 @@ class EventHub:
             await asyncio.sleep(self._poll_s)
             try:
                 last = await self._call(self._read_last_id)
-            except sqlite3.Error as error:
+            except (sqlite3.Error, OSError) as error:
                 if str(error) != self._failing:  # once per distinct problem, not 7 times a second
                     _log.warning("events: cannot read the ledger in %s: %s", self._state_dir, error)
                     self._failing = str(error)
@@ -286,12 +268,6 @@ def events_router() -> APIRouter:
     return router
 
 
-def _hub(app: FastAPI) -> EventHub:
-    state: State = app.state
-    hub: EventHub = state.events
-    return hub
-
-
 async def sse_events(
     request: Request,
     after: After = None,
@@ -299,7 +275,7 @@ async def sse_events(
     last_event_id: Annotated[int | None, Header(ge=0, alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """The event stream over SSE; a ping comment every 15 s; ends when the server stops."""
-    hub = _hub(request.app)
+    hub: EventHub = request.app.state.events
     start = last_event_id if last_event_id is not None else after
     events = hub.follow(hub.last_id if start is None else start, run)
     # uvicorn runs the lifespan's shutdown (hub.stop) only once every connection has closed; sse-starlette
@@ -333,7 +309,7 @@ async def websocket_events(websocket: WebSocket, after: After = None, run: Run =
     client are read and ignored. Closed with 1001 when the server stops (uvicorn says 1012)."""
     if not await websocket_allowed(websocket):
         return
-    hub = _hub(websocket.app)
+    hub: EventHub = websocket.app.state.events
     events = hub.follow(hub.last_id if after is None else after, run)
     await websocket.accept()
     sender = asyncio.create_task(_send_all(websocket, events))
@@ -344,15 +320,11 @@ async def websocket_events(websocket: WebSocket, after: After = None, run: Run =
         for task in (sender, listener):
             task.cancel()
         await asyncio.gather(sender, listener, return_exceptions=True)
-    if listener in done or sender.cancelled():
+    error = None if listener in done or sender.cancelled() else sender.exception()
+    if listener in done or sender.cancelled() or isinstance(error, (WebSocketDisconnect, OSError)):
         return  # the client left
-    error = sender.exception()
-    if isinstance(error, (WebSocketDisconnect, OSError)):
-        return
-    if isinstance(error, sqlite3.Error):
-        _log.warning("events: stream ended, cannot read the ledger: %s", error)
-    elif error is not None:
-        raise error
+    if error is not None:  # the ledger could not be read: the client reconnects with `after`
+        _log.warning("events: a WebSocket stream failed: %s", error, exc_info=error)
     code = status.WS_1011_INTERNAL_ERROR if error is not None else status.WS_1001_GOING_AWAY
     with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
         await websocket.close(code=code)

@@ -201,4 +201,5 @@ async def test_stopping_the_hub_ends_every_stream(state: Path, ledger: SqliteLed
     async with asyncio.timeout(2):
         results = await asyncio.gather(*followers)
     assert all([e.state for e in got] == ["running"] for got in results)
-    assert hub.stopped
+    assert [event async for event in hub.follow(0)] == []  # a stopped hub follows nothing
+    await hub.stop()  # twice: nothing more to do
