@@ -274,14 +274,19 @@ class SqliteLedger:
     def prune(self, finished_before: float, keep: Collection[str] = ()) -> tuple[int, int]:
         """Delete runs that ended before the cutoff and their events; returns (runs, events) removed.
         Running runs, the runs named in ``keep`` and the documents table (the current state resume
-        relies on) are kept."""
+        relies on) are kept, and so is the newest event row whatever its run: SQLite gives a new
+        row the largest id + 1, and a follower of the event sequence (`docbatch serve`'s
+        `/v1/events?after=ID`) must never see an id again."""
         kept = json.dumps(sorted(keep))
         old = (
             "SELECT run_id FROM runs WHERE status != 'running' AND finished_at < ? "
             "AND run_id NOT IN (SELECT value FROM json_each(?))"
         )
         with self._transaction() as db:
-            events = db.execute(f"DELETE FROM events WHERE run_id IN ({old})", (finished_before, kept)).rowcount
+            events = db.execute(
+                f"DELETE FROM events WHERE run_id IN ({old}) AND id < (SELECT max(id) FROM events)",
+                (finished_before, kept),
+            ).rowcount
             runs = db.execute(f"DELETE FROM runs WHERE run_id IN ({old})", (finished_before, kept)).rowcount
         return runs, events
 

@@ -184,3 +184,36 @@ def test_sigterm_drains_and_the_next_start_resumes(tmp_path: Path, sample_docs: 
     finally:
         again.stop()
     assert resumed["status"] == "finished" and resumed["exit_code"] == 0
+
+
+def test_a_websocket_client_that_reconnects_with_after_gets_every_event_once(tmp_path: Path, sample_docs: Path) -> None:
+    import json
+    import sqlite3
+
+    from websockets.sync.client import connect
+
+    folder = _slow_folder(tmp_path, sample_docs, 60)
+    server = ServerProcess(tmp_path, "--state", str(tmp_path / "state"), "--root", str(folder), "-j", "1")
+    ws_url = server.url.replace("http://", "ws://") + "/v1/events"
+    received: list[dict[str, object]] = []
+    try:
+        with server.client() as client:
+            run_id = client.post("/v1/runs", json={"paths": [str(folder)]}).json()["run_id"]
+            ended = False
+            while not ended:  # a short connection each time: every reconnect resumes from the last id seen
+                after = received[-1]["id"] if received else 0
+                with connect(f"{ws_url}?after={after}&run={run_id}", max_queue=None) as socket:
+                    for _ in range(25):
+                        event = json.loads(socket.recv(timeout=60))
+                        received.append(event)
+                        if event["type"] == "run" and event["state"] == "finished":
+                            ended = True
+                            break
+            wait_run(client, run_id)
+    finally:
+        server.stop()
+    with sqlite3.connect(tmp_path / "state" / "ledger.sqlite") as ledger:
+        expected = [row[0] for row in ledger.execute("SELECT id FROM events WHERE run_id = ? ORDER BY id", (run_id,))]
+    assert [event["id"] for event in received] == expected
+    documents = [event for event in received if event["type"] == "document" and event["state"] == "succeeded"]
+    assert len(documents) == 60 and len({event["document_id"] for event in documents}) == 60
