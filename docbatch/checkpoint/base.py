@@ -13,7 +13,6 @@ from typing import Protocol
 
 from docbatch.models import JobState
 
-
 # The source_id of a run's own events (queued, running, finished, stop_requested, ...) in the events
 # table: no document has an empty id, so document queries never see them.
 RUN_EVENT_SOURCE = ""

@@ -81,7 +81,7 @@ class RunRow:
     heartbeat_at: float | None
 
 
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     "run_id, parent_run_id, started_at, finished_at, status, pid, host, command, config, output_dir, executor, "
     "report_path, exit_code, counts, heartbeat_at"
 )
@@ -95,7 +95,7 @@ def find_run(reader: LedgerReader, run: str | None) -> RunRow:
         if latest is None:
             raise LedgerError(f"{reader.path}: no runs recorded yet")
         return latest
-    rows = reader.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id LIKE ? || '%' LIMIT 2", (run,))
+    rows = reader.query(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id LIKE ? || '%' LIMIT 2", (run,))
     if not rows:
         raise LedgerError(f"no run {run!r} in {reader.path} (see `docbatch status --runs`)")
     if len(rows) > 1:
@@ -143,7 +143,7 @@ def _coordinator_may_live(row: RunRow) -> bool:
 def list_runs(reader: LedgerReader, limit: int | None = 50) -> list[RunRow]:
     """Runs, the most recent first; all of them when ``limit`` is None."""
     rows = reader.query(
-        f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (-1 if limit is None else limit,)
+        f"SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ?", (-1 if limit is None else limit,)
     )
     return [RunRow(*row) for row in rows]  # type: ignore[arg-type]
 

@@ -202,13 +202,24 @@ class SqliteLedger:
             db.execute(_QUEUE_RUN, (run_id, started_at, None, *rest))
             _run_event(db, run.run_id, "queued", run.started_at)
 
-    def mark_run(self, run_id: str, state: str, at: float, *, message: str | None = None, ends: bool = False) -> None:
+    def mark_run(
+        self,
+        run_id: str,
+        state: str,
+        at: float,
+        *,
+        message: str | None = None,
+        ends: bool = False,
+        exit_code: int | None = None,
+    ) -> None:
         """Append a run event ``state`` (`stop_requested`, `expired`, ...) to the event sequence; with
-        ``ends`` the run's status becomes ``state`` too (a queued run cancelled before it started)."""
+        ``ends``, a run still queued ends with status ``state`` and ``exit_code`` (cancelled before it
+        started, or it could not start)."""
         with self._transaction() as db:
             if ends:
                 db.execute(
-                    "UPDATE runs SET status = ?, finished_at = ?, exit_code = 4 WHERE run_id = ?", (state, at, run_id)
+                    "UPDATE runs SET status = ?, finished_at = ?, exit_code = ? WHERE run_id = ? AND status = 'queued'",
+                    (state, at, exit_code, run_id),
                 )
             _run_event(db, run_id, state, at, message)
 
@@ -263,14 +274,19 @@ class SqliteLedger:
     def prune(self, finished_before: float, keep: Collection[str] = ()) -> tuple[int, int]:
         """Delete runs that ended before the cutoff and their events; returns (runs, events) removed.
         Running runs, the runs named in ``keep`` and the documents table (the current state resume
-        relies on) are kept."""
+        relies on) are kept, and so is the newest event row whatever its run: SQLite gives a new
+        row the largest id + 1, and a follower of the event sequence (`docbatch serve`'s
+        `/v1/events?after=ID`) must never see an id again."""
         kept = json.dumps(sorted(keep))
         old = (
             "SELECT run_id FROM runs WHERE status != 'running' AND finished_at < ? "
             "AND run_id NOT IN (SELECT value FROM json_each(?))"
         )
         with self._transaction() as db:
-            events = db.execute(f"DELETE FROM events WHERE run_id IN ({old})", (finished_before, kept)).rowcount
+            events = db.execute(
+                f"DELETE FROM events WHERE run_id IN ({old}) AND id < (SELECT max(id) FROM events)",
+                (finished_before, kept),
+            ).rowcount
             runs = db.execute(f"DELETE FROM runs WHERE run_id IN ({old})", (finished_before, kept)).rowcount
         return runs, events
 

@@ -7,7 +7,17 @@ import sys
 import typer
 
 from docbatch import __version__
-from docbatch.cli import logs, processors_cmd, prune_cmd, report_cmd, retry_cmd, run_cmd, status_cmd, worker_cmd
+from docbatch.cli import (
+    logs,
+    processors_cmd,
+    prune_cmd,
+    report_cmd,
+    retry_cmd,
+    run_cmd,
+    serve_cmd,
+    status_cmd,
+    worker_cmd,
+)
 from docbatch.errors import DocbatchError, ExitCode
 
 app = typer.Typer(
@@ -25,6 +35,7 @@ app.command("report")(report_cmd.report)
 app.command("prune")(prune_cmd.prune)
 app.command("processors")(processors_cmd.processors)
 app.command("worker")(worker_cmd.worker)
+app.command("serve")(serve_cmd.serve)
 
 
 def _version(value: bool) -> None:

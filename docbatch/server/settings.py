@@ -18,7 +18,8 @@ class ServerSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    state_dir: Path  # the ledger, and the server-managed uploads and outputs under it
+    state_dir: Path  # the ledger (as `docbatch run --state`), and the runs' outputs under serve/outputs
+    uploads: Path | None = None  # where uploads are kept; None: beside the state folder (see uploads_dir)
     roots: tuple[Path, ...] = ()  # server-side paths a request may name must lie under one of these
     concurrency: int = 2  # -j of every run the server starts
     executor: str = "local"
@@ -29,7 +30,9 @@ class ServerSettings(BaseModel):
 
     @property
     def uploads_dir(self) -> Path:
-        return self.state_dir / "serve" / "uploads"
+        """Uploaded files, one folder per upload run. Not inside the state folder: a run never reads
+        its own state folder as input (it holds docbatch's files), and these are inputs."""
+        return self.uploads or self.state_dir.parent / f"{self.state_dir.name}-uploads"
 
     @property
     def outputs_dir(self) -> Path:

@@ -56,6 +56,26 @@ def test_the_cli_reaches_the_engine_only_through_the_use_cases() -> None:
     assert wrong_imports("cli", ("engine",)) == []
 
 
+def test_the_server_reaches_the_engine_only_through_the_use_cases() -> None:
+    assert wrong_imports("server", ("engine", "executors", "cli")) == []
+
+
+def test_only_the_server_imports_the_web_libraries() -> None:
+    # `docbatch run` must not pay for them at start-up, and a plain install need not have them.
+    web = ("fastapi", "uvicorn", "starlette", "sse_starlette", "aiofiles", "prometheus_client", "python_multipart")
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] == "server" or path.name == "serve_cmd.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in web]
+    assert offenders == []
+
+
 def test_the_check_sees_a_wrong_import() -> None:
     # report/ imported engine/ before progress.py moved there: the check must be able to see that.
     assert wrong_imports("engine", ("report",)) != []

@@ -41,3 +41,15 @@ def test_a_retry_of_a_retry_keeps_both_parents_and_nothing_else(tmp_path: Path) 
     assert [row[0] for row in ledger.query("SELECT run_id FROM runs ORDER BY started_at")] == [
         "b", "b-retry", "b-retry-retry", "c", "d"
     ]  # fmt: skip
+
+
+def test_event_ids_are_never_given_again_after_a_prune(tmp_path: Path) -> None:
+    ledger = SqliteLedger.open(tmp_path)
+    _run(ledger, "old", 1.0)
+    _run(ledger, "new", 2.0)
+    ledger.mark_run("old", "expired", 3.0)  # the newest event belongs to a run about to be pruned
+    (seen,) = ledger.query("SELECT max(id) FROM events")[0]
+    assert ledger.prune(100.0, keep={"new"})[0] == 1
+    ledger.mark_run("new", "expired", 4.0)
+    (after,) = ledger.query("SELECT max(id) FROM events")[0]
+    assert isinstance(seen, int) and isinstance(after, int) and after > seen
