@@ -50,11 +50,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
 def _include_routes(app: FastAPI) -> None:
     from docbatch.server.common import install_error_handlers
+    from docbatch.server.dashboard import dashboard_router
     from docbatch.server.events import events_router
     from docbatch.server.routes_documents import router as documents
     from docbatch.server.routes_ops import router as operations
     from docbatch.server.routes_runs import router as runs
 
     install_error_handlers(app)
-    for router in (runs, documents, events_router(), operations):
+    for router in (runs, documents, events_router(), operations, dashboard_router()):
         app.include_router(router)

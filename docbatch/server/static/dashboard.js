@@ -169,12 +169,25 @@
 
   function putRun(run) {
     run.fetchedAt = Date.now(); // running_s of its active jobs counts from here
-    const known = state.runs.has(run.run_id);
+    const before = state.runs.get(run.run_id);
+    if (before && run.status === "running") keepCountsFromEvents(run, before);
+    const known = before !== undefined;
     state.runs.set(run.run_id, run);
     if (!known) {
       state.order.push(run.run_id);
       state.order.sort(newestFirst);
     }
+  }
+
+  // A running run's view comes from its last heartbeat (about once a second), so it can be behind the
+  // events already counted in place: a running run's counts only grow, so the larger ones stand. Once
+  // the run has ended, its final view is the truth.
+  function keepCountsFromEvents(run, before) {
+    run.states = { ...(run.states || {}) };
+    for (const [name, value] of Object.entries(before.states || {})) {
+      run.states[name] = Math.max(run.states[name] || 0, value);
+    }
+    run.finished = Math.max(run.finished || 0, before.finished || 0);
   }
 
   // ---- the running run's documents ----
