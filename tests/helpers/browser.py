@@ -127,6 +127,10 @@ class Browser:
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
             self.errors.append(" ".join(str(arg.get("value", arg.get("description"))) for arg in params["args"]))
 
+    def send(self, method: str, **params: Any) -> dict[str, Any]:
+        """One DevTools command to the page (`Emulation.setEmulatedMedia`, ...); its result."""
+        return self._call(method, session=True, **params)
+
     def open(self, url: str) -> None:
         self._call("Page.navigate", session=True, url=url)
 

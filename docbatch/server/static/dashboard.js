@@ -23,6 +23,7 @@
     activeRun: null, // the run whose documents are shown
     failures: [], // newest first: {key, run_id, document_id, state, error_kind, message, at}
     lastEventId: 0,
+    counted: new Map(), // run_id -> {state: n} settled documents seen in events, for runs seen starting
     dirty: new Set(),
     statsDirty: false,
     timer: null,
@@ -105,7 +106,7 @@
     c.id.replaceChildren(el("a", { href: runPath(run.run_id), text: run.run_id, title: "The run as JSON" }));
     c.kind.textContent = run.kind || "";
     c.status.replaceChildren(el("span", { className: "status", "data-status": run.status, text: run.status }));
-    fillProgress(c.progress, run);
+    fillProgress(c.progress, shownCounts(run));
     const live = run.status === "running";
     c.rate.textContent = run.status === "queued" ? "–" : rate(run.docs_per_s);
     if (live) c.eta.textContent = run.eta_s === null || run.eta_s === undefined ? "–" : `${duration(run.eta_s)} left`;
@@ -156,6 +157,7 @@
     for (const id of state.order.slice(MAX_RUNS)) {
       state.runs.delete(id);
       state.rows.delete(id);
+      state.counted.delete(id);
     }
     state.order.length = Math.min(state.order.length, MAX_RUNS);
   }
@@ -169,9 +171,7 @@
 
   function putRun(run) {
     run.fetchedAt = Date.now(); // running_s of its active jobs counts from here
-    const before = state.runs.get(run.run_id);
-    if (before && run.status === "running") keepCountsFromEvents(run, before);
-    const known = before !== undefined;
+    const known = state.runs.has(run.run_id);
     state.runs.set(run.run_id, run);
     if (!known) {
       state.order.push(run.run_id);
@@ -179,15 +179,17 @@
     }
   }
 
-  // A running run's view comes from its last heartbeat (about once a second), so it can be behind the
-  // events already counted in place: a running run's counts only grow, so the larger ones stand. Once
-  // the run has ended, its final view is the truth.
-  function keepCountsFromEvents(run, before) {
-    run.states = { ...(run.states || {}) };
-    for (const [name, value] of Object.entries(before.states || {})) {
-      run.states[name] = Math.max(run.states[name] || 0, value);
-    }
-    run.finished = Math.max(run.finished || 0, before.finished || 0);
+  // A running run's view comes from its last heartbeat (about once a second). For a run that started
+  // while the page was open, every settled document has also come as one event (exactly once, even
+  // across reconnects), so those counts are exact too; both only lag behind the truth, so whichever
+  // has counted more is shown, as a whole (never mixed, which could count a document twice). Once the
+  // run has ended, its final view is the truth.
+  function shownCounts(run) {
+    const counts = state.counted.get(run.run_id);
+    const total = counts ? Object.values(counts).reduce((sum, n) => sum + n, 0) : 0;
+    if (!counts || run.status !== "running" || total <= (run.finished || 0) - count(run, "failed")) return run;
+    const failed = count(run, "failed"); // tries that failed and wait for a retry: no event settles them
+    return { ...run, states: { ...counts, failed }, finished: total + failed };
   }
 
   // ---- the running run's documents ----
@@ -341,27 +343,31 @@
     state.dirty.add(event.run_id);
     if (event.type === "run") {
       state.statsDirty = true;
+      if ((event.state === "queued" || event.state === "running") && !state.counted.has(event.run_id)) {
+        state.counted.set(event.run_id, {}); // followed from its start: its document events count it exactly
+      }
       const run = state.runs.get(event.run_id);
       if (run) {
         run.status = event.state === "stop_requested" ? run.status : event.state;
         if (event.exit_code !== null && event.exit_code !== undefined) run.exit_code = event.exit_code;
       }
     } else {
-      countInPlace(event);
+      countSettled(event);
       if (event.state === "failed" || event.state === "dead") addFailure(event);
     }
     render();
     schedule();
   }
 
-  // The counts move at once; the throttled refresh then brings the run's own view (rates, ETA, stages).
-  function countInPlace(event) {
+  // The counts move at once (for runs followed from their start); the throttled refresh then brings
+  // the run's own view (rates, ETA, stages).
+  function countSettled(event) {
+    const counts = state.counted.get(event.run_id);
+    if (counts && SETTLED.has(event.state)) counts[event.state] = (counts[event.state] || 0) + 1;
     const run = state.runs.get(event.run_id);
-    if (!run || !SETTLED.has(event.state)) return;
-    run.states = { ...(run.states || {}) };
-    run.states[event.state] = (run.states[event.state] || 0) + 1;
-    run.finished = (run.finished || 0) + 1;
-    if (run.active) run.active = run.active.filter((job) => job.source_id !== event.document_id);
+    if (run && run.active && event.state !== "running") {
+      run.active = run.active.filter((job) => job.source_id !== event.document_id);
+    }
   }
 
   function connect(after) {
