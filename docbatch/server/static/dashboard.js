@@ -11,7 +11,9 @@
   const REFRESH_MS = 500; // at most two refreshes a second, however many events arrive
   const POLL_MS = 2000; // the running run's stages move without events: refresh it this often
   const STATS_MS = 5000;
-  const FINAL_RUN = new Set(["finished", "interrupted", "cancelled", "failed", "crashed", "expired"]);
+  const RENDER_MS = 200; // a busy run sends hundreds of events a second: draw what they changed at most this often
+  const FINAL_RUN = new Set(["finished", "interrupted", "cancelled", "failed", "crashed"]);
+  const RUN_STATUSES = new Set(["queued", "running", ...FINAL_RUN]);
   // Document states that settle a document (a `failed` event may be followed by a retry, so it does not).
   const SETTLED = new Set(["succeeded", "dead", "skipped", "cancelled"]);
 
@@ -27,6 +29,7 @@
     dirty: new Set(),
     statsDirty: false,
     timer: null,
+    renderTimer: null,
     flushing: false,
     lastFlush: 0,
     source: null,
@@ -267,6 +270,14 @@
     document.title = running ? `docbatch · ${running} running` : "docbatch";
   }
 
+  function renderSoon() {
+    if (state.renderTimer !== null) return;
+    state.renderTimer = setTimeout(() => {
+      state.renderTimer = null;
+      render();
+    }, RENDER_MS);
+  }
+
   // ---- loading and refreshing ----
   function chooseActiveRun() {
     const fromStats = state.stats && state.stats.running_run;
@@ -348,14 +359,14 @@
       }
       const run = state.runs.get(event.run_id);
       if (run) {
-        run.status = event.state === "stop_requested" ? run.status : event.state;
+        if (RUN_STATUSES.has(event.state)) run.status = event.state; // not the marks: stop_requested, expired
         if (event.exit_code !== null && event.exit_code !== undefined) run.exit_code = event.exit_code;
       }
     } else {
       countSettled(event);
       if (event.state === "failed" || event.state === "dead") addFailure(event);
     }
-    render();
+    renderSoon();
     schedule();
   }
 
