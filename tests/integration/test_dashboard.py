@@ -77,7 +77,10 @@ def test_a_run_started_while_the_page_is_open_is_followed_live_to_its_end(live: 
     assert final["status"] == "finished" and final["discovered"] == 320
     ok, dead = final["states"]["succeeded"], final["states"]["dead"]
     assert (ok, dead) == (300, 20)
-    page.wait_for(f"{ROW.format(run=run)}.innerText.includes('320 / 320')")
+    row_js = ROW.format(run=run)
+    page.wait_for(
+        f"{row_js}.innerText.includes('320 / 320') && {row_js}.querySelector('.status').textContent === 'finished'"
+    )
     row = row_text(live, run)
     assert f"{ok} ok" in row and f"{dead} dead" in row and "finished" in row and "report" in row
     assert page.evaluate("window.notReloaded") is True  # all of it came while the page stayed open
