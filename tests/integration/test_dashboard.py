@@ -55,6 +55,10 @@ def test_the_dashboard_signs_in_and_shows_a_finished_run(live: LiveDashboard) ->
     assert HOSTILE in failures and "invalid JSON" in failures  # shown as text ...
     assert page.evaluate("document.querySelector('#failures b, #failures i')") is None  # ... never as markup
     assert page.errors == []
+    # Without the cookie (another token, a browser that forgot it) the page says how to sign in again.
+    page.send("Network.clearBrowserCookies")
+    page.wait_for("document.querySelector('#connection').dataset.state === 'signed-out'", timeout_s=20)
+    assert "/?token=" in str(page.evaluate("document.querySelector('#notice').textContent"))
 
 
 def test_a_run_started_while_the_page_is_open_is_followed_live_to_its_end(live: LiveDashboard) -> None:
