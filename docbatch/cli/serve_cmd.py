@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 import typer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from docbatch.cli import logs
 from docbatch.config import default_concurrency
@@ -81,6 +81,7 @@ def serve(
     )  # fmt: skip
     lock = _lock_state(settings.state_dir)
     try:
+        _check_ledger(settings.state_dir)
         _run_server(settings)
     finally:
         os.close(lock)
@@ -108,12 +109,12 @@ def _executor(url: str) -> str:
 
     try:  # the same check as `docbatch run --executor`
         RunConfig.model_validate({"sources": {}, "executor": url})
-    except Exception as error:
+    except ValidationError as error:
         from docbatch.brokers.urls import redacted
 
-        raise ConfigError(
-            f"--executor {redacted(url)}: not an executor docbatch knows ({type(error).__name__})"
-        ) from None
+        problem = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+        named = problem if problem.startswith("--executor") else f"--executor {redacted(url)}: {problem}"
+        raise ConfigError(named) from None
     return url
 
 
@@ -129,6 +130,14 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ConfigError as error:
         raise ConfigError(f"--keep: {error}") from None
+
+
+def _check_ledger(state_dir: Path) -> None:
+    """Open (creating) the ledger once before listening: a damaged or unwritable one is one line and
+    exit 5 here, not a failed application start."""
+    from docbatch.checkpoint.sqlite import SqliteLedger
+
+    SqliteLedger.open(state_dir).close()
 
 
 def _lock_state(state_dir: Path) -> int:
@@ -171,7 +180,7 @@ def _run_server(settings: object) -> None:
     app = create_app(settings)
     config = uvicorn.Config(
         app, log_config=None, access_log=False, timeout_graceful_shutdown=5, lifespan="on",
-        ws="websockets-sansio", http="h11",
+        ws="websockets-sansio", http="httptools",
     )  # fmt: skip
     server = _server_class()(config)
     server.on_second_signal = lambda: app.state.manager.cancel_soon()

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +21,8 @@ from docbatch.server.common import manager_of, read_ledger, settings_of
 from docbatch.server.views import run_row, run_view
 
 router = APIRouter(tags=["operations"])
-DEFAULT_FLOOR_SHARE = 0.05  # /readyz: not ready below 5 % of the machine's memory available
+DEFAULT_FLOOR_SHARE = 0.05
+EXECUTOR_CHECK_S = 10.0  # /readyz: not ready below 5 % of the machine's memory available
 
 
 class Stats(BaseModel):
@@ -76,7 +79,8 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", dependencies=[Depends(require_token)])
 async def readyz(request: Request) -> JSONResponse:
     """200 when the server can take work; 503 while the ledger cannot be read, the run queue is not
-    served, or available memory is below the floor (--min-free-memory, else 5 % of the machine)."""
+    served, a broker executor cannot be reached, or available memory is below the floor (5 % of
+    the machine)."""
     settings = settings_of(request)
     checks: dict[str, Any] = {}
     try:
@@ -85,11 +89,37 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as error:
         checks["ledger"] = f"unusable: {error}"
     checks["queue"] = "ok" if manager_of(request).ready else "not serving"
+    checks["executor"] = await _executor_check(request)
     memory = psutil.virtual_memory()
     floor = settings.memory_floor_bytes or int(memory.total * DEFAULT_FLOOR_SHARE)
     checks["memory"] = "ok" if memory.available >= floor else f"{memory.available} bytes available, floor {floor}"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+async def _executor_check(request: Request) -> str:
+    """A broker executor is reachable (connected and closed again, at most every 10 s; a broker
+    that does not answer within 5 s counts as unusable); other executors need no check here."""
+    from docbatch.brokers.urls import is_broker_url, open_transport
+
+    settings = settings_of(request)
+    if not is_broker_url(settings.executor):
+        return "ok"
+    cache: dict[str, tuple[float, str]] = request.app.state.__dict__.setdefault("executor_check", {})
+    checked_at, verdict = cache.get("last", (0.0, ""))
+    if time.monotonic() - checked_at < EXECUTOR_CHECK_S:
+        return verdict
+    transport = open_transport(settings.executor)
+    try:
+        await asyncio.wait_for(transport.connect(), timeout=5)
+        verdict = "ok"
+    except Exception as error:  # unreachable, refused, timed out: the reason, without any password
+        verdict = f"unusable: {error}" if str(error) else f"unusable: {type(error).__name__}"
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(transport.close(), timeout=5)
+    cache["last"] = (time.monotonic(), verdict)
+    return verdict
 
 
 @router.get("/metrics", dependencies=[Depends(require_token)], response_class=Response)

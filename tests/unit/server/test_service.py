@@ -161,3 +161,15 @@ def test_the_token_is_asked_for_everywhere_but_healthz(tmp_path: Path) -> None:
         assert client.get("/v1/runs", headers={"Authorization": "Bearer t0ken"}).status_code == 200
         assert client.get("/v1/runs", headers={"Authorization": "Basic t0ken"}).status_code == 401
         assert client.get("/openapi.json").status_code == 200  # the API's shape is no secret
+
+
+def test_readyz_says_503_and_why_when_the_broker_is_unreachable_or_memory_low(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        ready = client.get("/readyz")
+    with _client(tmp_path, executor="redis://127.0.0.1:1/0", memory_floor_bytes=2**60) as client:
+        unready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    checks = unready.json()["checks"]
+    assert unready.status_code == 503 and checks["ledger"] == "ok" and checks["queue"] == "ok"
+    assert checks["executor"].startswith("unusable") and "127.0.0.1:1" in checks["executor"]
+    assert checks["memory"].endswith(f"floor {2**60}")
