@@ -6,12 +6,18 @@ already claimed in this run, or recorded in the ledger as another document's (an
 as ``collision``: it is never written over. With ``--format jsonl`` every document writes the same
 stream; there a collision is a second document under an id the stream already carries in this run.
 A ledger row of the same source file under another id is the same document, not a collision.
+
+The claims of a run are kept in a private temporary SQLite database (ClaimTable), not in a dict: they
+are one entry per document of the run, about 260 bytes each in Python (the id, the path, a tuple and
+a dict slot), which made a 1,000,000-document coordinator grow by some 250 MB. The table holds at most
+its page cache in memory and spills the rest to a temporary file that SQLite deletes on close.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 from docbatch.checkpoint.base import LedgerLookup
@@ -54,6 +60,51 @@ def _same_source(recorded: str | None, path: Path) -> bool:
         return False
 
 
+class ClaimTable:
+    """Output key -> (source id, source path) of the document that claimed it, for one run.
+
+    A private temporary SQLite database (opened on the first claim) in one transaction that is never
+    committed: nothing is synced, pages past the cache go to a temporary file (in SQLITE_TMPDIR or
+    TMPDIR, else /var/tmp or /tmp; a few hundred bytes a document), and closing discards it all."""
+
+    CACHE_KIB = 2048  # the page cache: what the table may hold in memory, however many documents
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            # "": a private, temporary on-disk database. Used from the event loop only.
+            db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+            db.execute(f"PRAGMA cache_size=-{self.CACHE_KIB}")
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("CREATE TABLE claims (key TEXT PRIMARY KEY, source_id TEXT NOT NULL, path TEXT NOT NULL)")
+            db.execute("BEGIN")
+            self._db = db
+        return self._db
+
+    def setdefault(self, key: str, claimant: tuple[str, str]) -> tuple[str, str]:
+        """The holder of ``key``: ``claimant`` when the key was free (it holds it now), else the earlier one."""
+        db = self._open()
+        if db.execute("INSERT OR IGNORE INTO claims VALUES (?, ?, ?)", (key, *claimant)).rowcount:
+            return claimant
+        holder_id, holder_path = db.execute("SELECT source_id, path FROM claims WHERE key = ?", (key,)).fetchone()
+        return str(holder_id), str(holder_path)
+
+    def release(self, key: str) -> None:
+        if self._db is not None:
+            self._db.execute("DELETE FROM claims WHERE key = ?", (key,))
+
+    def __len__(self) -> int:
+        return 0 if self._db is None else int(self._db.execute("SELECT count(*) FROM claims").fetchone()[0])
+
+    def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()  # rolls back the never-committed transaction; SQLite deletes the file
+
+
 class OutputClaims:
     """The outputs claimed in this run, and the ledger's record of earlier ones."""
 
@@ -62,9 +113,9 @@ class OutputClaims:
         self._format = fmt
         self._reader = reader
         self._fold = fmt is not OutputFormat.JSONL and _case_insensitive(root)
-        # Output key -> (source id, source path) of the document that claimed it. Only these two strings
-        # are kept, not the Document, since the map holds an entry for every document of the run.
-        self._claims: dict[str, tuple[str, str]] = {}
+        # Output key -> (source id, source path) of the document that claimed it: an entry for every
+        # document of the run, so kept out of memory (see ClaimTable).
+        self._claims = ClaimTable()
 
     def claim(self, document: Document, *, check_ledger: bool) -> tuple[str, str] | None:
         """Claim ``document``'s output. Returns None when it may write it, else the ledger id to
@@ -80,8 +131,12 @@ class OutputClaims:
         if refused is None and check_ledger and self._reader is not None:
             refused = self._ledger_owner(document, key, target)
             if refused is not None:
-                del self._claims[key.casefold() if self._fold else key]
+                self._claims.release(key.casefold() if self._fold else key)
         return refused
+
+    def close(self) -> None:
+        """Drop this run's claims (at the end of the run)."""
+        self._claims.close()
 
     def owned_by_other_source(self, document: Document, recorded_source: str) -> tuple[str, str] | None:
         """The refusal for a document whose id the ledger records from ``recorded_source``, another
