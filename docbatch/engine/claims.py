@@ -8,16 +8,14 @@ stream; there a collision is a second document under an id the stream already ca
 A ledger row of the same source file under another id is the same document, not a collision.
 
 The claims of a run are kept in a private temporary SQLite database (ClaimTable), not in a dict: they
-are one entry per document of the run, about 260 bytes each in Python (the id, the path, a tuple and
-a dict slot), which made a 1,000,000-document coordinator grow by some 250 MB. The table holds at most
-its page cache in memory and spills the rest to a temporary file that SQLite deletes on close.
+are one entry per document of the run, 260-360 bytes each in Python (the key, the id, the path, a
+tuple and a dict slot), which made a 1,000,000-document coordinator grow by some 250 MB.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from pathlib import Path
 
 from docbatch.checkpoint.base import LedgerLookup
@@ -26,6 +24,7 @@ from docbatch.discovery import display_name
 from docbatch.errors import DocumentError
 from docbatch.models import Document
 from docbatch.outputs.paths import output_key, output_path
+from docbatch.scratch import ScratchTable
 
 
 def written_files() -> tuple[Path, ...]:
@@ -61,48 +60,29 @@ def _same_source(recorded: str | None, path: Path) -> bool:
 
 
 class ClaimTable:
-    """Output key -> (source id, source path) of the document that claimed it, for one run.
-
-    A private temporary SQLite database (opened on the first claim) in one transaction that is never
-    committed: nothing is synced, pages past the cache go to a temporary file (in SQLITE_TMPDIR or
-    TMPDIR, else /var/tmp or /tmp; a few hundred bytes a document), and closing discards it all."""
-
-    CACHE_KIB = 2048  # the page cache: what the table may hold in memory, however many documents
+    """Output key -> (source id, source path) of the document that claimed it, for one run: in a
+    ScratchTable (docbatch/scratch.py), so on disk past a bounded page cache."""
 
     def __init__(self) -> None:
-        self._db: sqlite3.Connection | None = None
-
-    def _open(self) -> sqlite3.Connection:
-        if self._db is None:
-            # "": a private, temporary on-disk database. Used from the event loop only.
-            db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-            db.execute(f"PRAGMA cache_size=-{self.CACHE_KIB}")
-            db.execute("PRAGMA journal_mode=OFF")
-            db.execute("PRAGMA synchronous=OFF")
-            db.execute("CREATE TABLE claims (key TEXT PRIMARY KEY, source_id TEXT NOT NULL, path TEXT NOT NULL)")
-            db.execute("BEGIN")
-            self._db = db
-        return self._db
+        self._table = ScratchTable()
 
     def setdefault(self, key: str, claimant: tuple[str, str]) -> tuple[str, str]:
         """The holder of ``key``: ``claimant`` when the key was free (it holds it now), else the earlier one."""
-        db = self._open()
-        if db.execute("INSERT OR IGNORE INTO claims VALUES (?, ?, ?)", (key, *claimant)).rowcount:
+        # A NUL byte is in no path and in no id that has an output (output_path refuses them).
+        holder = self._table.put_new(key, "\x00".join(claimant))
+        if holder is None:
             return claimant
-        holder_id, holder_path = db.execute("SELECT source_id, path FROM claims WHERE key = ?", (key,)).fetchone()
-        return str(holder_id), str(holder_path)
+        holder_id, _, holder_path = holder.partition("\x00")
+        return holder_id, holder_path
 
     def release(self, key: str) -> None:
-        if self._db is not None:
-            self._db.execute("DELETE FROM claims WHERE key = ?", (key,))
+        self._table.discard(key)
 
     def __len__(self) -> int:
-        return 0 if self._db is None else int(self._db.execute("SELECT count(*) FROM claims").fetchone()[0])
+        return len(self._table)
 
     def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            db.close()  # rolls back the never-committed transaction; SQLite deletes the file
+        self._table.close()
 
 
 class OutputClaims:

@@ -52,7 +52,7 @@ def test_a_repeated_id_is_caught_after_more_claims_than_the_table_keeps_in_memor
     # Claims are one entry per document of the run: they live in a temporary SQLite table whose page
     # cache is bounded, so the first claim must still be found once far more have spilled to its file.
     owned = OutputClaims(tmp_path, OutputFormat.JSONL, reader=None)
-    count = 40_000  # about 4 MB of keys and paths: twice the table's page cache
+    count = 30_000  # about 2 MB of keys and paths: twice the table's page cache
     for index in range(count):
         document = _document(f"folder/note{index:06d}.txt", f"/in/note{index:06d}.txt")
         assert owned.claim(document, check_ledger=False) is None
@@ -75,15 +75,15 @@ def test_claims_hold_no_python_object_per_document(tmp_path: Path) -> None:
             document = _document(f"d/n{index:06d}.txt", f"/in/d/n{index:06d}.txt")
             assert owned.claim(document, check_ledger=False) is None
 
-    claim_more(0, 20_000)  # warmed up: the table open, Python's own caches (interned names) at their size
+    claim_more(0, 5_000)  # warmed up: the table open, Python's own caches (interned names) at their size
     tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot()
-        claim_more(20_000, 20_000)
+        claim_more(5_000, 10_000)
         grown = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
     finally:
         tracemalloc.stop()
-    assert grown < 500_000  # a dict of 20,000 claims held about 5 MB
+    assert grown < 300_000  # a dict of 10,000 claims held about 3.6 MB
     owned.close()
 
 
