@@ -1,7 +1,10 @@
+import logging
 import threading
 
+import pytest
+
 from docbatch.discovery.items import SeenFiles
-from docbatch.scratch import CACHE_KIB, ScratchTable
+from docbatch.scratch import CACHE_KIB, COMMIT_EVERY, ScratchTable
 
 
 def test_a_scratch_table_is_a_map_of_strings() -> None:
@@ -73,3 +76,28 @@ def test_seen_files_are_file_identities() -> None:
     assert len(seen) == 1
     seen.close()
     assert (1, 2) not in seen
+
+
+def test_a_table_whose_file_is_refused_goes_on_in_memory_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # A full or read-only temporary folder: the run must stay right (its memory grows, that is all).
+    table = ScratchTable()
+    table.put_new("kept", "before")
+    table.add("member")
+    for index in range(COMMIT_EVERY):  # these two are committed by now
+        table.add(f"filler{index}")
+    db = table._db
+    assert db is not None
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count={pages}")  # the next page the file needs is refused: "disk full"
+    with caplog.at_level(logging.WARNING, logger="docbatch"):
+        for index in range(2000):
+            assert table.put_new(f"key{index:05d}", "x" * 50) is None
+    assert "refused docbatch's scratch table" in caplog.text
+    assert table._db is None and table._memory is not None
+    assert table.get("kept") == "before" and "member" in table and table.add("member") is False
+    assert table.put_new("key01999", "again") == "x" * 50  # entries since then are in memory
+    table["kept"] = "after"
+    table.discard("member")
+    assert table.get("kept") == "after" and "member" not in table and "filler0" in table
+    table.close()
+    assert len(table) == 0 and "kept" not in table
