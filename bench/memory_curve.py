@@ -13,7 +13,8 @@ files, everything else). Progress (documents done) is read from the run's heartb
 (`runs.counts`, what `docbatch status --json` prints), read-only, so the sampler costs the run nothing.
 
 Writes OUT/curve.csv (one row a sample) and OUT/summary.json, and prints the RSS when the run had done
-1k, 10k, 100k and 1M documents, its peak, and the documents per second.
+1k, 10k, 100k and 1M documents, its peak, the documents per second and the coordinator's CPU time per
+document (steadier than the wall time on a shared machine).
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ def main() -> int:
             "uss_mb": round(info.uss / 2**20, 2),
             "anon_mb": round(roll.get("Anonymous", 0) / 2**20, 2),
             "threads": process.num_threads(),
+            "cpu_s": round(sum(process.cpu_times()[:2]), 2),
         }
         for group in ("heap", "anon", "ledger", "files", "other"):
             row[f"map_{group}_mb"] = round(mappings.get(group, 0) / 2**20, 2) if mappings else None
@@ -191,6 +193,9 @@ def main() -> int:
         "exit_code": exit_code,
         "wall_s": round(wall, 1),
         "docs_per_s": round(count / wall, 1),
+        # The coordinator's own CPU per document (at the last sample): steadier than wall time on a
+        # machine shared with other work.
+        "coordinator_cpu_us_per_doc": round(float(samples[-1]["cpu_s"] or 0) / count * 1e6, 1) if samples else None,
         "counts": report.get("counts"),
         "rss_mb_at": at,
         "peak_rss_mb_sampled": max((float(s["rss_mb"] or 0) for s in samples), default=None),
