@@ -183,6 +183,8 @@ def main() -> int:
         if milestone > count:
             continue
         hit = next((s for s in samples if s["done"] is not None and s["done"] >= milestone), None)
+        if hit is None and samples and milestone == count and exit_code == 0:
+            hit = samples[-1]  # the run ended before a heartbeat said so: its last sample is at the end
         at[str(milestone)] = hit["rss_mb"] if hit else None
     if samples:  # the last sample stands for the end of the run
         at["end"] = samples[-1]["rss_mb"]
