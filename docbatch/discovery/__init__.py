@@ -21,6 +21,7 @@ from docbatch.discovery.items import (
     Discovered,
     DiscoveryFailure,
     FileIdentity,
+    SeenFiles,
     identity,
     is_docbatch_folder,
 )
@@ -167,17 +168,26 @@ def discover(
     direct = frozenset(root.file_identity for root in roots if root.file_identity is not None)
     # File identities are remembered only when a manifest could name a walked file again: a walk
     # alone needs none, which keeps the coordinator's memory flat on huge trees.
-    seen: set[FileIdentity] | None = set() if sources.manifests else None
-    for root, root_id in zip(roots, _root_ids(roots), strict=True):
-        if root.is_dir:
-            others = frozenset(other.real for other in roots if other.is_dir and other is not root)
-            rules = WalkRules(path_filter, left_out | others, written | direct, seen)
-            yield from walk_root(root.path, root_id, rules)
-        else:
-            yield document_from_stat(root.path, root_id, seen=seen)
-    manifest_rules = ManifestRules(own_folders=left_out, claimed=written, seen=seen if seen is not None else set())
-    for manifest in sources.manifests:
-        yield from read_manifest(manifest, manifest_rules)
+    seen = SeenFiles() if sources.manifests else None
+    try:
+        for root, root_id in zip(roots, _root_ids(roots), strict=True):
+            if root.is_dir:
+                others = frozenset(other.real for other in roots if other.is_dir and other is not root)
+                rules = WalkRules(path_filter, left_out | others, written | direct, seen)
+                yield from walk_root(root.path, root_id, rules)
+            else:
+                yield document_from_stat(root.path, root_id, seen=seen)
+        manifest_rules = ManifestRules(
+            own_folders=left_out, claimed=written, seen=seen if seen is not None else SeenFiles()
+        )
+        try:
+            for manifest in sources.manifests:
+                yield from read_manifest(manifest, manifest_rules)
+        finally:
+            manifest_rules.close()
+    finally:
+        if seen is not None:
+            seen.close()
 
 
 def _identities(paths: Iterable[Path]) -> Iterator[FileIdentity]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from docbatch.checkpoint.sqlite import LEDGER_FILE
 from docbatch.models import Document, ErrorKind, Skip
+from docbatch.scratch import ScratchTable
 
 # Files that mark a folder as docbatch's own: a state folder holds its ledger, an output folder its
 # marker (see docbatch.checkpoint.lock). Such folders are never walked, whatever their name.
@@ -35,6 +36,31 @@ FileIdentity = tuple[int, int]  # (st_dev, st_ino): the same file however its pa
 
 def identity(info: os.stat_result) -> FileIdentity:
     return (info.st_dev, info.st_ino)
+
+
+class SeenFiles:
+    """The files a run has met (by identity), when a manifest could name one again: one entry per
+    document, so kept in a ScratchTable (docbatch/scratch.py), on disk past a bounded cache, not in a
+    set (about 100 bytes a file in Python)."""
+
+    def __init__(self) -> None:
+        self._table = ScratchTable()
+
+    def add(self, file_identity: FileIdentity) -> None:
+        self._table.add(_key(file_identity))
+
+    def __contains__(self, file_identity: object) -> bool:
+        return isinstance(file_identity, tuple) and _key(file_identity) in self._table
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def close(self) -> None:
+        self._table.close()
+
+
+def _key(file_identity: tuple[object, ...]) -> str:
+    return ":".join(map(str, file_identity))
 
 
 def is_docbatch_folder(folder: str) -> bool:

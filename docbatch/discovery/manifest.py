@@ -24,10 +24,11 @@ from json import JSONDecodeError
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TextIO
 
-from docbatch.discovery.items import Discovered, DiscoveryFailure, FileIdentity, identity
+from docbatch.discovery.items import Discovered, DiscoveryFailure, FileIdentity, SeenFiles, identity
 from docbatch.discovery.walk import display_name, document_from_stat
 from docbatch.errors import ConfigError
 from docbatch.models import Document, ErrorKind, Priority, Skip
+from docbatch.scratch import ScratchTable
 from docbatch.serialization import loads
 
 
@@ -52,8 +53,13 @@ class ManifestRules:
 
     own_folders: frozenset[str] = frozenset()
     claimed: frozenset[FileIdentity] = frozenset()
-    ids: dict[str, str] = field(default_factory=dict)
-    seen: set[FileIdentity] = field(default_factory=set)
+    # Both grow by a row per document: kept on disk past a bounded cache (docbatch/scratch.py).
+    ids: ScratchTable = field(default_factory=ScratchTable)
+    seen: SeenFiles = field(default_factory=SeenFiles)
+
+    def close(self) -> None:
+        self.ids.close()
+        self.seen.close()
 
 
 class ManifestRow(NamedTuple):
@@ -263,7 +269,8 @@ def _check(document: Document, where: str, rules: ManifestRules) -> Discovered |
             path=document.path,
             reason="written by docbatch (this run's output, state or log), not read as input",
         )
-    first = rules.ids.get(document.source_id)
+    given = f"{display_name(str(document.path))} ({where.replace(':', ' line ')})"
+    first = rules.ids.put_new(document.source_id, given)
     if first is not None:
         return DiscoveryFailure(
             source_id=where,
@@ -272,7 +279,6 @@ def _check(document: Document, where: str, rules: ManifestRules) -> Discovered |
             message=f"id {document.source_id!r} is already given to {first}; this row names "
             f"{display_name(str(document.path))}, whose output would overwrite it: give the row its own id",
         )
-    rules.ids[document.source_id] = f"{display_name(str(document.path))} ({where.replace(':', ' line ')})"
     if file_identity is not None:
         rules.seen.add(file_identity)
     return document

@@ -17,6 +17,7 @@ from docbatch.discovery.items import (
     Discovered,
     DiscoveryFailure,
     FileIdentity,
+    SeenFiles,
     identity,
     is_docbatch_folder,
 )
@@ -45,7 +46,7 @@ class WalkRules:
     path_filter: PathFilter
     left_out: frozenset[str] = frozenset()
     claimed: frozenset[FileIdentity] = frozenset()
-    seen: set[FileIdentity] | None = None
+    seen: SeenFiles | None = None
     _claimed_inodes: frozenset[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -148,9 +149,7 @@ def _unreadable(source_id: str, path: Path, error: OSError) -> DiscoveryFailure:
     return DiscoveryFailure(source_id=source_id, path=path, error_kind=ErrorKind.IO, message=message)
 
 
-def document_from_stat(
-    path: Path, source_id: str, *, seen: set[FileIdentity] | None = None, **fields: object
-) -> Discovered:
+def document_from_stat(path: Path, source_id: str, *, seen: SeenFiles | None = None, **fields: object) -> Discovered:
     """Stat a file (following a link) and return a Document, a Skip for special and empty files, or a
     failure (kind ``io``) when it cannot be reached. ``seen`` collects the file's identity."""
     try:

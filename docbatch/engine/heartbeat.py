@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 
 import psutil
@@ -12,14 +13,20 @@ import psutil
 from docbatch.checkpoint.base import Ledger
 from docbatch.engine.context import RunContext
 from docbatch.errors import EnvironmentFailed
+from docbatch.processes import trim_memory
 
 HEARTBEAT_INTERVAL_S = 1.0
+# Every this many heartbeats the coordinator gives its C heap's free pages back (processes.trim_memory):
+# about 0.1 ms, and the difference between a flat RSS and one that creeps up by freed blocks kept.
+TRIM_EVERY = 10
 
 
 async def publish_heartbeats(run: RunContext, ledger: Ledger) -> None:
     """Publish the live counters for `docbatch status` about once a second."""
-    while True:
+    for beat in itertools.count(1):
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        if beat % TRIM_EVERY == 0:
+            await asyncio.to_thread(trim_memory)
         run.progress.throttled = run.governor.throttled if run.governor is not None else False
         run.progress.throttled_s = run.governor.throttled_s if run.governor is not None else 0.0
         note_executor(run)

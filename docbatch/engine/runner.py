@@ -142,6 +142,7 @@ async def _run_locked(
         heartbeat.cancel()
         await _wind_down(run)
         reader.close()
+        run.planner.claims.close()
     outcome = await conclude(run, ledger, _final_status(run), cpu_before)
     if run.discovery_error:
         error = run.discovery_error[0]

@@ -1,5 +1,6 @@
 import json
 import re
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,36 @@ def test_csv_manifest_without_path_column_fails_the_check(docs: Path) -> None:
     manifest.write_text("file\na.txt\n")
     with pytest.raises(ConfigError, match="'path' column"):
         check_manifest(manifest)
+
+
+def test_a_long_manifest_is_read_without_keeping_python_objects_per_row(tmp_path: Path) -> None:
+    # Every id and every file a manifest gives are remembered for the whole run (a repeated id fails,
+    # a repeated file is read once): that was 400-500 bytes a row in a dict and a set, and is now
+    # kept in temporary SQLite tables. Python's allocations no longer grow with the rows read.
+    folder = tmp_path / "files"
+    folder.mkdir()
+    rows = 6000
+    for index in range(rows):
+        (folder / f"n{index:05d}.txt").write_text("x")
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("id,path\n" + "".join(f"doc{index},files/n{index:05d}.txt\n" for index in range(rows)))
+    (folder / "other.txt").write_text("y")
+    manifest.write_text(manifest.read_text() + "doc7,files/other.txt\n")  # an id given again, late
+    # The interned-names dict that pathlib fills is CPython's own, resized in one piece: left out.
+    outside_pathlib = tracemalloc.Filter(False, "*pathlib.py")
+    tracemalloc.start()
+    try:
+        count, late = 0, None
+        for item in discover(SourceConfig(manifests=[manifest])):
+            count, late = count + 1, item
+            if count == 1000:
+                before = tracemalloc.take_snapshot().filter_traces([outside_pathlib])
+            elif count == rows:
+                after = tracemalloc.take_snapshot().filter_traces([outside_pathlib])
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 200_000  # 5,000 rows held about 2.1 MB in the dict and the set
+    assert count == rows + 1
+    assert isinstance(late, DiscoveryFailure) and late.error_kind is ErrorKind.COLLISION
+    assert "id 'doc7' is already given to" in late.message
