@@ -193,6 +193,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--count", type=int)
     parser.add_argument("--format", default="jsonl")
+    parser.add_argument(
+        "--tree", type=Path, help="memory: an existing folder of tiny files to use (e.g. memory_curve.py's)"
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "docbatch-bench-serve")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
@@ -210,7 +213,7 @@ def main() -> None:
         server = Server(run_dir, "--root", str(folder), "-j", "2")
         result = asyncio.run(events(server.url, args.clients or 10, folder))
     else:
-        folder = make_tiny(args.work / f"tiny-{args.count or 1_000_000}", args.count or 1_000_000)
+        folder = args.tree or make_tiny(args.work / f"tiny-{args.count or 1_000_000}", args.count or 1_000_000)
         server = Server(run_dir, "--root", str(folder), "-j", "2")
         result = memory(server, folder, args.format, args.results / f"serve-memory-{args.format}.csv")
     server.stop()
