@@ -36,7 +36,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", envvar="DOCBATCH_HOST", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", envvar="DOCBATCH_PORT", help="Port (0: any free port, printed)."),
     state: Path = typer.Option(
-        Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="State folder: the ledger, uploads and outputs."
+        Path(".docbatch"), "--state", envvar="DOCBATCH_STATE", help="State folder: the ledger and the runs' outputs."
     ),
     uploads: Path = typer.Option(
         None,
@@ -70,7 +70,9 @@ def serve(
         raise ConfigError("docbatch serve needs the serve extra: pip install 'docbatch[serve]'") from None
     from docbatch.server.settings import ServerSettings, is_loopback
 
-    token = os.environ.get("DOCBATCH_API_TOKEN") or None
+    token = (os.environ.get("DOCBATCH_API_TOKEN") or "").strip() or None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port}: use 0 (any free port) to 65535")
     if not is_loopback(host) and token is None:
         raise ConfigError(f"--host {host}: listening beyond loopback needs a token: set DOCBATCH_API_TOKEN")
     settings = ServerSettings(
@@ -120,9 +122,12 @@ def _executor(url: str) -> str:
 
 def _size(text: str) -> int:
     try:
-        return parse_size(text)
+        size = parse_size(text)
     except ConfigError as error:
         raise ConfigError(f"--max-upload: {error}") from None
+    if size <= 0:
+        raise ConfigError(f"--max-upload {text}: give a size above zero")
+    return size
 
 
 def _duration(text: str) -> float:

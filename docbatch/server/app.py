@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -42,10 +43,51 @@ def create_app(settings: ServerSettings) -> FastAPI:
         version=__version__,
         summary="Batch text and metadata extraction as a service: runs, uploads, live events.",
         lifespan=lifespan,
+        docs_url=None,  # served below, behind the token like every endpoint but /healthz
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     _include_routes(app)
+    _include_docs(app)
+    _limit_bodies(app)
     return app
+
+
+def _include_docs(app: FastAPI) -> None:
+    from fastapi import Depends
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from docbatch.server.auth import require_token
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_token)])
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="docbatch API")
+
+
+MAX_JSON_BODY_BYTES = 1 << 20
+
+
+def _limit_bodies(app: FastAPI) -> None:
+    """Request bodies other than uploads are small JSON: past 1 MiB (by Content-Length) they are
+    refused with 413 before they are read, and a body without a length is refused with 411."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    @app.middleware("http")
+    async def limit(request: Request, call_next: Any) -> Any:
+        if request.method in ("POST", "PUT", "PATCH") and request.url.path != "/v1/documents":
+            length = request.headers.get("content-length")
+            if length is None and request.headers.get("transfer-encoding"):
+                return JSONResponse({"detail": "send a Content-Length with the JSON body"}, status_code=411)
+            if length is not None and (not length.isdigit() or int(length) > MAX_JSON_BODY_BYTES):
+                return JSONResponse({"detail": f"request body over {MAX_JSON_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
 
 
 def _include_routes(app: FastAPI) -> None:

@@ -44,7 +44,7 @@ def _find(state_dir: Path) -> tuple[list[QueuedRun], list[QueuedRun]]:
             RunRow(*row)  # type: ignore[arg-type]
             for row in reader.query(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE command LIKE 'docbatch serve %' "
-                "AND status IN ('queued', 'running', 'interrupted') ORDER BY started_at"
+                "AND status IN ('queued', 'running', 'interrupted', 'cancelled') ORDER BY started_at"
             )
         ]
         queued = [_queued(row) for row in rows if row.status == "queued"]
@@ -55,10 +55,11 @@ def _find(state_dir: Path) -> tuple[list[QueuedRun], list[QueuedRun]]:
 
 
 def _unfinished(reader: LedgerReader, row: RunRow) -> bool:
-    """Died running, or drained by a server shutdown; not stopped on request; not resumed yet."""
+    """Died running, or stopped by a server shutdown (drained, or cancelled by a second signal); not
+    stopped on request; not resumed yet."""
     marks = run_marks(reader, row.run_id)
-    if STOP_MARK in marks or (row.status == "interrupted" and SHUTDOWN_MARK not in marks):
-        return False
+    if STOP_MARK in marks or (row.status in ("interrupted", "cancelled") and SHUTDOWN_MARK not in marks):
+        return False  # stopped on request (DELETE, or a budget of its own): not the server's to resume
     children = reader.query("SELECT command FROM runs WHERE parent_run_id = ?", (row.run_id,))
     return not any(kind_of(str(command)) == "resume" for (command,) in children)
 

@@ -196,6 +196,8 @@ async def get_output(
         raise Conflict(f"document {document_id} has no output ({view.state})")
     path = Path(output)
     written = path.suffix.lstrip(".")
+    if format is not None and format not in ("json", "md", "txt"):
+        raise ConfigError("format: one of json, md, txt")
     if format is not None and format != written:
         from fastapi import HTTPException
 

@@ -166,5 +166,17 @@ async def metrics(request: Request) -> Response:
 
 
 def _runs_by_status(reader: LedgerReader) -> dict[str, int]:
-    rows = reader.query("SELECT status, count(*) FROM runs GROUP BY status")
-    return {str(status): int(str(count)) for status, count in rows}
+    """Runs by status, a 'running' one whose coordinator is gone counted as 'crashed' (as status shows)."""
+    from docbatch.app.status import liveness
+    from docbatch.checkpoint.reader import RUN_COLUMNS, RunRow
+
+    counts = {
+        str(status): int(str(count))
+        for status, count in reader.query("SELECT status, count(*) FROM runs GROUP BY status")
+    }
+    now = time.time()
+    for row in reader.query(f"SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running'"):
+        if liveness(RunRow(*row), now) == "crashed":  # type: ignore[arg-type]
+            counts["running"] -= 1
+            counts["crashed"] = counts.get("crashed", 0) + 1
+    return counts

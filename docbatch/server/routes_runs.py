@@ -14,7 +14,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from docbatch.app.runs import new_run_id
-from docbatch.checkpoint.reader import LedgerReader
+from docbatch.checkpoint.reader import LedgerReader, failed_documents
+from docbatch.errors import ConfigError
 from docbatch.server.auth import require_token
 from docbatch.server.common import Conflict, Gone, manager_of, read_ledger, settings_of
 from docbatch.server.manager import QueuedRun
@@ -58,7 +59,7 @@ async def submit_run(body: RunRequest, request: Request, response: Response) -> 
     paths = [allowed_path(settings, given) for given in body.paths]
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
-        raise Conflict(f"no such file or folder: {', '.join(missing)}")
+        raise ConfigError(f"paths: no such file or folder: {', '.join(missing)}")
     run_id = new_run_id()
     config = run_config(settings, run_id, kind="paths", paths=paths, options=body.options)
     await manager_of(request).accept(QueuedRun(run_id=run_id, kind="paths", config=config, accepted_at=time.time()))
@@ -156,6 +157,12 @@ async def retry_run(request: Request, response: Response, run_id: str) -> Accept
         raise Conflict(f"run {run_id} has not ended yet (status {view.status}): retry it once it has")
     if view.expired_at is not None:
         raise Gone(f"run {run_id}", view.expired_at)
+    failures = await read_ledger(settings_of(request), lambda reader: len(failed_documents(reader, run_id)))
+    if failures == 0:
+        raise Conflict(
+            f"run {run_id} has no failed or dead documents to retry (a stopped run's pending documents "
+            "are processed by submitting its paths again)"
+        )
     new_id = new_run_id()
     await manager_of(request).accept(
         QueuedRun(run_id=new_id, kind="retry", config=None, accepted_at=time.time(), parent=run_id)

@@ -33,13 +33,20 @@ class PathNotAllowed(ConfigError):
 def allowed_path(settings: ServerSettings, given: str) -> Path:
     """``given`` resolved (symlinks followed, relative to the server's working folder) when it lies
     under one of the server's roots; PathNotAllowed otherwise, and always when there is no root."""
+    shown = given if len(given) <= 200 else given[:200] + "..."
     if not settings.roots:
-        raise PathNotAllowed(f"{given}: the server accepts no server-side paths (start it with --root DIR)")
+        raise PathNotAllowed(f"{shown}: the server accepts no server-side paths (start it with --root DIR)")
+    if "\0" in given or not os.path.isabs(given):
+        raise ConfigError(f"paths: {shown!r}: give an absolute path without NUL bytes")
     resolved = Path(os.path.realpath(given))
+    for own in (settings.state_dir, settings.uploads_dir):
+        mine = Path(os.path.realpath(own))
+        if resolved == mine or resolved.is_relative_to(mine):
+            raise PathNotAllowed(f"{shown}: the server's own state or uploads folder")
     for root in settings.roots:
         if resolved == root or resolved.is_relative_to(root):
             return resolved
-    raise PathNotAllowed(f"{given}: not under an allowed root ({', '.join(str(root) for root in settings.roots)})")
+    raise PathNotAllowed(f"{shown}: not under an allowed root ({', '.join(str(root) for root in settings.roots)})")
 
 
 def run_config(
@@ -63,9 +70,7 @@ def run_config(
         if key in REFUSED_OPTIONS:
             raise ConfigError(f"options.{name}: not accepted over HTTP")
         values[key] = value
-    asked = values.get("concurrency")
-    if asked is None or (isinstance(asked, int) and asked > settings.concurrency):
-        values["concurrency"] = settings.concurrency
+    values.setdefault("concurrency", settings.concurrency)
     values.update(
         path=list(paths),
         manifest=list(manifests),
@@ -78,7 +83,10 @@ def run_config(
     def origin(option: RunOption, value: object) -> str:
         return f"options.{option.name.replace('_', '-')}"
 
-    return build_config(list(_OPTIONS.values()), values, origin, command=command).with_absolute_paths()
+    config = build_config(list(_OPTIONS.values()), values, origin, command=command)
+    # A request may ask for fewer jobs at once than the server's -j, never more (however it spells it).
+    pool = config.pool.model_copy(update={"concurrency": min(config.pool.concurrency, settings.concurrency)})
+    return config.model_copy(update={"pool": pool}).with_absolute_paths()
 
 
 def kind_of(command: str | None) -> str:

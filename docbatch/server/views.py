@@ -4,6 +4,8 @@ DocumentView. Every function takes an open LedgerReader and is meant to run in a
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from pydantic import BaseModel, Field
 
 from docbatch.app.status import describe
@@ -26,6 +28,7 @@ class RunView(RunStatus):
     continued_by: str | None = Field(default=None, description="The run that resumed this one after a restart.")
     retried_by: list[str] = Field(default_factory=list, description="Runs that retried this one's failures.")
     expired_at: float | None = Field(default=None, description="When its uploads and outputs were pruned (epoch s).")
+    reason: str | None = Field(default=None, description="Why a run failed before it could start.")
     links: dict[str, str] = Field(default_factory=dict)
 
 
@@ -77,12 +80,21 @@ def run_view(reader: LedgerReader, row: RunRow) -> RunView:
     continued = [str(child) for child, command in children if kind_of(str(command)) == "resume"]
     retried = [str(child) for child, command in children if kind_of(str(command)) != "resume"]
     base = f"/v1/runs/{row.run_id}"
+    reason = None
+    if row.status == "failed":
+        found = reader.query(
+            "SELECT message FROM events WHERE run_id = ? AND source_id = ? AND state = 'failed' "
+            "ORDER BY id DESC LIMIT 1",
+            (row.run_id, RUN_EVENT_SOURCE),
+        )
+        reason = str(found[0][0]) if found and found[0][0] is not None else None
     return RunView(
         **status.model_dump(),
         kind=kind_of(row.command),
         continued_by=continued[-1] if continued else None,
         retried_by=retried,
         expired_at=run_marks(reader, row.run_id).get("expired"),
+        reason=reason,
         links={
             "self": base,
             "documents": f"{base}/documents",
@@ -110,7 +122,7 @@ def document_view(row: tuple[object, ...], uploads_prefix: str = "") -> Document
     source_id, run_id, state, attempts, error_kind, message, path, _output = row
     document_id = str(source_id)
     uploaded = path is not None and str(path).startswith(uploads_prefix) if uploads_prefix else False
-    base = f"/v1/documents/{document_id}"
+    base = f"/v1/documents/{quote(document_id)}"
     return DocumentView(
         document_id=document_id, run_id=None if run_id is None else str(run_id), state=str(state),
         attempts=int(attempts),  # type: ignore[call-overload]
@@ -122,12 +134,15 @@ def document_view(row: tuple[object, ...], uploads_prefix: str = "") -> Document
 def run_documents(
     reader: LedgerReader, run_id: str, state: str | None, after: str | None, limit: int, uploads_prefix: str = ""
 ) -> DocumentPage:
-    """The documents this run touched last (a later retry or resume of a document moves it to that
-    run), by id, ``limit`` after ``after``, only in ``state`` when given."""
+    """The documents of this run as the run left them (its last event of each: a later run of the
+    same document does not change this run's list), by id, ``limit`` after ``after``, only in
+    ``state`` when given; ``attempts`` is the document's count over all runs."""
     rows = reader.query(
-        f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE last_run_id = ? AND (? IS NULL OR state = ?) "
-        "AND source_id > ? ORDER BY source_id LIMIT ?",
-        (run_id, state, state, after or "", limit + 1),
+        "SELECT e.source_id, e.run_id, e.state, coalesce(d.attempts, 0), e.error_kind, e.message, d.path, NULL "
+        "FROM events e LEFT JOIN documents d ON d.source_id = e.source_id "
+        "WHERE e.id IN (SELECT max(id) FROM events WHERE run_id = ? AND source_id > ? GROUP BY source_id) "
+        "AND (? IS NULL OR e.state = ?) ORDER BY e.source_id LIMIT ?",
+        (run_id, after or RUN_EVENT_SOURCE, state, state, limit + 1),
     )
     documents = [document_view(row, uploads_prefix) for row in rows[:limit]]
     return DocumentPage(documents=documents, next=documents[-1].document_id if len(rows) > limit else None)

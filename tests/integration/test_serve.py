@@ -168,7 +168,7 @@ def test_a_server_killed_mid_run_finishes_the_run_when_started_again(tmp_path: P
 
 
 def test_sigterm_drains_and_the_next_start_resumes(tmp_path: Path, sample_docs: Path) -> None:
-    folder = _slow_folder(tmp_path, sample_docs, 200)
+    folder = _slow_folder(tmp_path, sample_docs, 500)  # enough that a loaded machine cannot finish before the signal
     args = ("--state", str(tmp_path / "state"), "--root", str(folder), "-j", "1")
     server = ServerProcess(tmp_path, *args)
     with server.client() as client:

@@ -160,7 +160,11 @@ def test_the_token_is_asked_for_everywhere_but_healthz(tmp_path: Path) -> None:
         assert client.get("/readyz").status_code == 401
         assert client.get("/v1/runs", headers={"Authorization": "Bearer t0ken"}).status_code == 200
         assert client.get("/v1/runs", headers={"Authorization": "Basic t0ken"}).status_code == 401
-        assert client.get("/openapi.json").status_code == 200  # the API's shape is no secret
+        assert client.get("/openapi.json").status_code == 401 and client.get("/docs").status_code == 401
+        assert (
+            client.get("/openapi.json", headers={"Authorization": "Bearer t0ken"}).json()["info"]["title"] == "docbatch"
+        )
+        assert client.get("/redoc").status_code == 404
 
 
 def test_readyz_says_503_and_why_when_the_broker_is_unreachable_or_memory_low(tmp_path: Path) -> None:
@@ -173,3 +177,42 @@ def test_readyz_says_503_and_why_when_the_broker_is_unreachable_or_memory_low(tm
     assert unready.status_code == 503 and checks["ledger"] == "ok" and checks["queue"] == "ok"
     assert checks["executor"].startswith("unusable") and "127.0.0.1:1" in checks["executor"]
     assert checks["memory"].endswith(f"floor {2**60}")
+
+
+def test_one_folder_run_twice_keeps_each_run_s_own_documents(tmp_path: Path) -> None:
+    # A second run of the same ids must not take the first run's documents away from its list.
+    docs = write_texts(tmp_path / "docs", "a.txt")
+    with _client(tmp_path) as client:
+        first = client.post("/v1/runs", json={"paths": [str(docs)]}).json()["run_id"]
+        _wait(client, first)
+        (docs / "a.txt").write_bytes(b"%PDF-1.7 broken now")
+        (docs / "a.txt").rename(docs / "a.pdf")
+        write_texts(docs, "a.txt")
+        second = client.post("/v1/runs", json={"paths": [str(docs)], "options": {"force": True}}).json()["run_id"]
+        _wait(client, second)
+        listed = [client.get(f"/v1/runs/{run}/documents").json()["documents"] for run in (first, second)]
+    assert [(doc["document_id"], doc["state"]) for doc in listed[0]] == [("a.txt", "succeeded")]
+    assert [(doc["document_id"], doc["state"]) for doc in listed[1]] == [("a.pdf", "dead"), ("a.txt", "succeeded")]
+
+
+def test_requests_that_cannot_be_served_are_refused_with_the_reason(tmp_path: Path) -> None:
+    docs = write_texts(tmp_path / "docs", "a.txt")
+    with _client(tmp_path, concurrency=2) as client:
+        nul = client.post("/v1/runs", json={"paths": [str(docs) + "\u0000x"]})
+        state = client.post("/v1/runs", json={"paths": [str(tmp_path / "state")]})
+        (tmp_path / "state-uploads").mkdir(exist_ok=True)
+        uploads = client.post("/v1/runs", json={"paths": [str(tmp_path / "state-uploads")]})
+        missing = client.post("/v1/runs", json={"paths": [str(docs / "nope")]})
+        huge = client.post(
+            "/v1/runs", content=b"{" + b" " * (2 << 20) + b"}", headers={"content-type": "application/json"}
+        )
+        many = client.post("/v1/runs", json={"paths": [str(docs)], "options": {"concurrency": "16"}})
+        view = _wait(client, many.json()["run_id"])
+        nothing = client.post(f"/v1/runs/{view['run_id']}/retry")
+        report = client.get(f"/v1/runs/{view['run_id']}/report").json()
+        xml = client.get("/v1/documents/a.txt/output", params={"format": "xml"})
+    assert nul.status_code == 422 and state.status_code == 403 and uploads.status_code == 403
+    assert missing.status_code == 422 and "no such file" in missing.json()["detail"]
+    assert huge.status_code == 413
+    assert report["config"]["pool"]["concurrency"] == 2  # asked for 16 as a string: capped at the server's -j
+    assert nothing.status_code == 409 and xml.status_code == 422
