@@ -109,8 +109,8 @@ async def _client_loop(client: httpx.AsyncClient, kind: str, requests: int, one:
 async def latency(url: str, clients: int, requests: int, one: Path) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     results: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-        for kind in ("run", "upload", "status"):
+    for kind in ("run", "upload", "status"):  # a client per kind: no connection idles between kinds
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
             samples: list[float] = []
             started = time.perf_counter()
             await asyncio.gather(*(_client_loop(client, kind, requests, one, samples) for _ in range(clients)))

@@ -184,7 +184,7 @@ def _run_server(settings: object) -> None:
     _log.info("serve: listening on http://%s:%d (state %s)", where, bound_port, settings.state_dir)
     app = create_app(settings)
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, timeout_graceful_shutdown=5, lifespan="on",
+        app, log_config=None, access_log=False, timeout_graceful_shutdown=5, lifespan="on", timeout_keep_alive=30,
         ws="websockets-sansio", http="httptools",
     )  # fmt: skip
     server = _server_class()(config)
