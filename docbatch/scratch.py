@@ -48,7 +48,7 @@ class ScratchTable:
             db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             db.execute("PRAGMA journal_mode=MEMORY")
             db.execute("PRAGMA synchronous=OFF")
-            db.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+            db.execute("CREATE TABLE entries (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
             db.execute("BEGIN")
             self._db = db
         return self._db
@@ -73,7 +73,7 @@ class ScratchTable:
         if db is not None:
             # What cannot be read back is lost: at worst a collision goes unseen.
             with contextlib.suppress(sqlite3.Error):
-                memory.update(db.execute("SELECT key, value FROM entries"))
+                memory.update((_text(key), _text(value)) for key, value in db.execute("SELECT key, value FROM entries"))
             db.close()
         self._uncommitted = 0
         self._memory = memory
@@ -86,11 +86,11 @@ class ScratchTable:
             if self._memory is None:
                 try:
                     db = self._open()
-                    if db.execute("INSERT OR IGNORE INTO entries VALUES (?, ?)", (key, value)).rowcount:
+                    if db.execute("INSERT OR IGNORE INTO entries VALUES (?, ?)", (_raw(key), _raw(value))).rowcount:
                         self._count += 1
                         self._wrote(db)
                         return None
-                    return str(db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()[0])
+                    return _text(db.execute("SELECT value FROM entries WHERE key = ?", (_raw(key),)).fetchone()[0])
                 except sqlite3.Error as error:
                     self._to_memory(error)
             assert self._memory is not None
@@ -106,8 +106,8 @@ class ScratchTable:
                 if self._db is None:
                     return None
                 try:
-                    row = self._db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
-                    return None if row is None else str(row[0])
+                    row = self._db.execute("SELECT value FROM entries WHERE key = ?", (_raw(key),)).fetchone()
+                    return None if row is None else _text(row[0])
                 except sqlite3.Error as error:
                     self._to_memory(error)
             assert self._memory is not None
@@ -118,8 +118,8 @@ class ScratchTable:
             if self._memory is None:
                 try:
                     db = self._open()
-                    if db.execute("UPDATE entries SET value = ? WHERE key = ?", (value, key)).rowcount == 0:
-                        db.execute("INSERT INTO entries VALUES (?, ?)", (key, value))
+                    if db.execute("UPDATE entries SET value = ? WHERE key = ?", (_raw(value), _raw(key))).rowcount == 0:
+                        db.execute("INSERT INTO entries VALUES (?, ?)", (_raw(key), _raw(value)))
                         self._count += 1
                     self._wrote(db)
                     return
@@ -142,7 +142,7 @@ class ScratchTable:
                 if self._db is None:
                     return
                 try:
-                    self._count -= self._db.execute("DELETE FROM entries WHERE key = ?", (key,)).rowcount
+                    self._count -= self._db.execute("DELETE FROM entries WHERE key = ?", (_raw(key),)).rowcount
                     self._wrote(self._db)
                     return
                 except sqlite3.Error as error:
@@ -162,3 +162,13 @@ class ScratchTable:
             self._count = self._uncommitted = 0
             if db is not None:
                 db.close()  # SQLite deletes the file
+
+
+def _raw(text: str) -> bytes:
+    """Stored as bytes: file names that are not UTF-8 reach Python as lone surrogates, which SQLite's
+    text (strict UTF-8) refuses; "surrogatepass" keeps every such string, and gives it back as it was."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _text(raw: object) -> str:
+    return bytes(raw).decode("utf-8", "surrogatepass") if isinstance(raw, bytes | bytearray | memoryview) else str(raw)

@@ -101,3 +101,13 @@ def test_a_table_whose_file_is_refused_goes_on_in_memory_with_a_warning(caplog: 
     assert table.get("kept") == "after" and "member" not in table and "filler0" in table
     table.close()
     assert len(table) == 0 and "kept" not in table
+
+
+def test_names_that_are_not_utf8_are_kept_as_they_are() -> None:
+    table = ScratchTable()
+    name = "caf\udce9.txt"  # a Latin-1 file name as Python reads it from a UTF-8 system
+    try:
+        assert table.put_new(name, "out/caf\udce9.txt.json") is None
+        assert table.put_new(name, "other") == "out/caf\udce9.txt.json" and name in table
+    finally:
+        table.close()
