@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from docbatch.checkpoint.sqlite import SqliteLedger
 from docbatch.config import OutputConfig, PoolConfig, RunConfig, SourceConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,3 +150,17 @@ def broker_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
     yield get
     for broker in running.values():
         broker.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    """A state folder (not made yet) for tests of the ledger and the service."""
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def ledger(state: Path) -> Iterator[SqliteLedger]:
+    """A real SQLite ledger in ``state``, closed after the test."""
+    opened = SqliteLedger.open(state)
+    yield opened
+    opened.close()

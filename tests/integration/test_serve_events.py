@@ -73,18 +73,6 @@ class LiveServer:
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def ledger(state: Path) -> Iterator[SqliteLedger]:
-    opened = SqliteLedger.open(state)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def live(state: Path) -> Iterator[LiveServer]:
     with LiveServer(ServerSettings(state_dir=state)) as server:
         yield server

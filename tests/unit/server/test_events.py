@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -51,18 +51,6 @@ async def take(events: AsyncIterator[EventMessage], count: int, timeout_s: float
             if len(taken) == count:
                 break
     return taken
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def ledger(state: Path) -> Iterator[SqliteLedger]:
-    opened = SqliteLedger.open(state)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
