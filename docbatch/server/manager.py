@@ -26,7 +26,7 @@ from docbatch.config import RunConfig
 from docbatch.errors import DocbatchError
 from docbatch.models import Priority
 from docbatch.server.settings import ServerSettings
-from docbatch.server.submissions import COMMAND, kind_of
+from docbatch.server.submissions import COMMAND
 
 if TYPE_CHECKING:
     from docbatch.checkpoint.sqlite import SqliteLedger
@@ -35,10 +35,6 @@ _log = logging.getLogger("docbatch")
 LOCKED_RETRY_S = 5.0  # a CLI run holds the state folder: try again this often
 SHUTDOWN_MARK = "server_shutdown"
 STOP_MARK = "stop_requested"
-
-
-class RunConflict(Exception):
-    """The run is not in a state that allows what was asked (HTTP 409)."""
 
 
 @dataclass
@@ -271,4 +267,4 @@ def queued_grace(queued: QueuedRun) -> float:
     return queued.config.grace_s if queued.config is not None else 30.0
 
 
-__all__ = ["QueuedRun", "RunConflict", "RunManager", "kind_of"]
+__all__ = ["QueuedRun", "RunManager"]

@@ -38,15 +38,6 @@ class ServerSettings(BaseModel):
     def outputs_dir(self) -> Path:
         return self.state_dir / "serve" / "outputs"
 
-    @property
-    def loopback_only(self) -> bool:
-        return is_loopback(self.host)
-
-    @property
-    def needs_token(self) -> bool:
-        """A token is asked for whenever one is set, and must be set to listen beyond loopback."""
-        return self.token is not None
-
 
 def is_loopback(host: str) -> bool:
     """True for `localhost` and loopback addresses (127.0.0.0/8, ::1); False for anything else,

@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -145,6 +146,19 @@ def test_a_hard_cancel_ends_with_counts_that_reconcile(tmp_path: Path, sample_do
     assert view["discovered"] == sum(states.values()) + view["pending"] == 400
 
 
+def _restart_and_follow(tmp_path: Path, args: tuple[str, ...], run_id: str, *, left_as: str) -> dict[str, Any]:
+    """Start the server again on the same state; the run ``run_id`` must show ``left_as`` with a
+    continuation, whose final status is returned."""
+    again = ServerProcess(tmp_path, *args)
+    try:
+        with again.client() as client:
+            old = client.get(f"/v1/runs/{run_id}").json()
+            assert old["status"] == left_as and old["continued_by"]
+            return wait_run(client, old["continued_by"])
+    finally:
+        again.stop()
+
+
 def test_a_server_killed_mid_run_finishes_the_run_when_started_again(tmp_path: Path, sample_docs: Path) -> None:
     folder = _slow_folder(tmp_path, sample_docs, 300)
     args = ("--state", str(tmp_path / "state"), "--root", str(folder), "-j", "1")
@@ -154,14 +168,7 @@ def test_a_server_killed_mid_run_finishes_the_run_when_started_again(tmp_path: P
         before = _wait_finished(client, run_id, 10)
     server.kill()
     assert int(str(before["finished"])) < 300
-    again = ServerProcess(tmp_path, *args)
-    try:
-        with again.client() as client:
-            old = client.get(f"/v1/runs/{run_id}").json()
-            assert old["status"] == "crashed" and old["continued_by"]
-            resumed = wait_run(client, old["continued_by"])
-    finally:
-        again.stop()
+    resumed = _restart_and_follow(tmp_path, args, run_id, left_as="crashed")
     assert resumed["status"] == "finished" and resumed["exit_code"] == 0 and resumed["parent_run_id"] == run_id
     outputs = sorted(Path(resumed["output_dir"]).rglob("*.pdf.json"))
     assert len(outputs) == 300 and len({path.read_bytes().split(b'"sha256"')[1] for path in outputs}) == 1
@@ -175,14 +182,7 @@ def test_sigterm_drains_and_the_next_start_resumes(tmp_path: Path, sample_docs: 
         run_id = client.post("/v1/runs", json={"paths": [str(folder)]}).json()["run_id"]
         _wait_finished(client, run_id, 5)
     assert server.stop(signal.SIGTERM) == 0
-    again = ServerProcess(tmp_path, *args)
-    try:
-        with again.client() as client:
-            old = client.get(f"/v1/runs/{run_id}").json()
-            assert old["status"] == "interrupted" and old["continued_by"]
-            resumed = wait_run(client, old["continued_by"])
-    finally:
-        again.stop()
+    resumed = _restart_and_follow(tmp_path, args, run_id, left_as="interrupted")
     assert resumed["status"] == "finished" and resumed["exit_code"] == 0
 
 
